@@ -1,0 +1,71 @@
+// Package auth issues and verifies Shopgraph's access tokens (JWTs signed with
+// EdDSA or RS256, keys published as a JWKS), carries the verified identity in
+// a request's context, and answers the questions every service asks: who is
+// calling, and may they do this.
+package auth
+
+import (
+	"context"
+
+	"github.com/shopgraph/shopgraph/internal/apperr"
+)
+
+// Roles a user may have.
+const (
+	RoleCustomer = "CUSTOMER"
+	RoleAdmin    = "ADMIN"
+	// RoleService is the role of a service token: one Shopgraph service
+	// calling another.
+	RoleService = "SERVICE"
+)
+
+// Identity is a verified caller.
+type Identity struct {
+	// UserID is the users service's local key of the user (the JWT subject).
+	UserID string
+	// Email of the user, if the token carries it.
+	Email string
+	// Role is RoleCustomer, RoleAdmin or RoleService.
+	Role string
+	// Token is the raw bearer token, to forward to other services.
+	Token string
+}
+
+// IsAdmin reports whether the caller may administer the shop.
+func (id Identity) IsAdmin() bool { return id.Role == RoleAdmin || id.Role == RoleService }
+
+type ctxKey struct{}
+
+// WithIdentity returns a context that carries id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// FromContext returns the verified identity in ctx, if any.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(Identity)
+	return id, ok
+}
+
+// Require returns the caller's identity.
+// Returns UNAUTHENTICATED if the request carries no valid token.
+func Require(ctx context.Context) (Identity, error) {
+	id, ok := FromContext(ctx)
+	if !ok || id.UserID == "" {
+		return Identity{}, apperr.Errorf(apperr.Unauthenticated, "sign in required")
+	}
+	return id, nil
+}
+
+// RequireAdmin returns the caller's identity if the caller is an admin.
+// Returns UNAUTHENTICATED without a valid token and FORBIDDEN for non-admins.
+func RequireAdmin(ctx context.Context) (Identity, error) {
+	id, err := Require(ctx)
+	if err != nil {
+		return id, err
+	}
+	if !id.IsAdmin() {
+		return id, apperr.Errorf(apperr.Forbidden, "admin role required")
+	}
+	return id, nil
+}

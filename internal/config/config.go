@@ -1,0 +1,261 @@
+// Package config is Shopgraph's typed configuration. It is read once, at the
+// edge (main's run), from flags and an injected getenv; nothing else in the
+// program reads the environment. Every setting is a flag whose default comes
+// from its environment variable, so `shopgraph -h` lists them all.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Targets that -target accepts, besides "all".
+var Services = []string{"users", "products", "inventory", "orders", "payments", "shipping", "notifications"}
+
+// DefaultPorts are the fixed conventional ports.
+var DefaultPorts = map[string]int{
+	"gateway": 4000, "users": 4001, "products": 4002, "inventory": 4003,
+	"orders": 4004, "payments": 4005, "shipping": 4006, "notifications": 4007,
+}
+
+// Config is every setting of the shopgraph binary.
+type Config struct {
+	// Target is "all", "gateway" or one service name.
+	Target string
+	// Host is the interface every listener binds.
+	Host string
+	// Ports per target ("gateway", "users", …). 0 picks a free port.
+	Ports map[string]int
+	// URLs are the GraphQL endpoints of the services, as the gateway and other
+	// services reach them. In all-in-one mode they are derived from Host and
+	// the actual ports.
+	URLs map[string]string
+	// DataDir holds what the embedded defaults keep (signing key, FerretDB).
+	DataDir string
+
+	DatabaseURL  string
+	DatabaseURLs map[string]string // per-service overrides
+	MongoURI     string
+	RedisURL     string
+
+	// JWTPrivateKeyFile is the PEM signing key of the users service.
+	JWTPrivateKeyFile string
+	// JWKSURL is where services that do not sign fetch the public keys.
+	JWKSURL         string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+
+	AdminEmail    string
+	AdminPassword string
+
+	LoginLimitPerAccount int
+	LoginLimitPerAddress int
+	LoginLimitWindow     time.Duration
+
+	CORSOrigins     []string
+	UpstreamTimeout time.Duration
+	StartupTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// Load parses args (without the program name) with defaults taken from
+// getenv, and validates the result. Help output goes to out.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := Config{Ports: map[string]int{}, URLs: map[string]string{}, DatabaseURLs: map[string]string{}}
+	fs := flag.NewFlagSet("shopgraph", flag.ContinueOnError)
+	fs.SetOutput(out)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	str := func(p *string, name, envName, def, usage string) {
+		fs.StringVar(p, name, env(envName, def), usage+" ($"+envName+")")
+	}
+	var errs []error
+	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		d := def
+		if v := getenv(envName); v != "" {
+			var err error
+			if d, err = time.ParseDuration(v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not a duration such as 15m", envName, v))
+			}
+		}
+		fs.DurationVar(p, name, d, usage+" ($"+envName+")")
+	}
+	integer := func(p *int, name, envName string, def int, usage string) {
+		n := def
+		if v := getenv(envName); v != "" {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not an integer", envName, v))
+			}
+		}
+		fs.IntVar(p, name, n, usage+" ($"+envName+")")
+	}
+
+	str(&c.Target, "target", "SHOPGRAPH_TARGET", "all", "what to run: all, gateway, or one of "+strings.Join(Services, ", "))
+	str(&c.Host, "host", "SHOPGRAPH_HOST", "localhost", "interface to listen on (0.0.0.0 in a container)")
+	str(&c.DataDir, "data-dir", "SHOPGRAPH_DATA_DIR", "./.shopgraph", "directory for the embedded defaults' data")
+	targets := append([]string{"gateway"}, Services...)
+	for _, t := range targets {
+		up := strings.ToUpper(t)
+		p := new(int)
+		integer(p, t+"-port", "SHOPGRAPH_"+up+"_PORT", DefaultPorts[t], t+" port (0 picks a free one)")
+	}
+	urls := map[string]*string{}
+	dbs := map[string]*string{}
+	for _, s := range Services {
+		up := strings.ToUpper(s)
+		urls[s] = new(string)
+		str(urls[s], s+"-url", "SHOPGRAPH_"+up+"_URL", "", s+" GraphQL endpoint as other services reach it (default http://HOST:PORT/graphql)")
+		dbs[s] = new(string)
+		str(dbs[s], s+"-database-url", up+"_DATABASE_URL", "", s+" PostgreSQL URL, overriding -database-url")
+	}
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/shopgraph?sslmode=disable", "PostgreSQL URL; each service keeps its own schema in it")
+	str(&c.MongoURI, "mongodb-uri", "MONGODB_URI", "", "MongoDB URI (default in all-in-one mode: an embedded FerretDB in the data directory)")
+	str(&c.RedisURL, "redis-url", "REDIS_URL", "redis://localhost:6379/0", "Redis URL")
+	str(&c.JWTPrivateKeyFile, "jwt-private-key-file", "SHOPGRAPH_JWT_PRIVATE_KEY_FILE", "", "PEM (PKCS#8) Ed25519 or RSA key the users service signs tokens with (default in all-in-one mode: generated once in the data directory)")
+	str(&c.JWKSURL, "jwks-url", "SHOPGRAPH_JWKS_URL", "", "JWKS the services verify tokens against (default: the users service's /.well-known/jwks.json)")
+	dur(&c.AccessTokenTTL, "access-token-ttl", "SHOPGRAPH_ACCESS_TOKEN_TTL", 15*time.Minute, "lifetime of access tokens")
+	dur(&c.RefreshTokenTTL, "refresh-token-ttl", "SHOPGRAPH_REFRESH_TOKEN_TTL", 30*24*time.Hour, "lifetime of refresh tokens")
+	str(&c.AdminEmail, "admin-email", "SHOPGRAPH_ADMIN_EMAIL", "", "email of an admin user made sure of at start-up")
+	str(&c.AdminPassword, "admin-password", "SHOPGRAPH_ADMIN_PASSWORD", "", "password of that admin user")
+	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
+	integer(&c.LoginLimitPerAddress, "login-limit-address", "SHOPGRAPH_LOGIN_LIMIT_ADDRESS", 20, "failed logins allowed per client address per window")
+	dur(&c.LoginLimitWindow, "login-limit-window", "SHOPGRAPH_LOGIN_LIMIT_WINDOW", 15*time.Minute, "login rate-limit window")
+	var cors string
+	str(&cors, "cors-origins", "SHOPGRAPH_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS (* for any, empty for none)")
+	dur(&c.UpstreamTimeout, "upstream-timeout", "SHOPGRAPH_UPSTREAM_TIMEOUT", 10*time.Second, "timeout of every call from the gateway to a service")
+	dur(&c.StartupTimeout, "startup-timeout", "SHOPGRAPH_STARTUP_TIMEOUT", 60*time.Second, "how long the gateway waits for the services at start-up")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHOPGRAPH_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may take to finish on shutdown")
+	str(&c.LogLevel, "log-level", "SHOPGRAPH_LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "SHOPGRAPH_LOG_FORMAT", "text", "text or json")
+
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	for _, t := range targets {
+		c.Ports[t] = fs.Lookup(t + "-port").Value.(flag.Getter).Get().(int)
+	}
+	for _, s := range Services {
+		if *urls[s] != "" {
+			c.URLs[s] = *urls[s]
+		}
+		if *dbs[s] != "" {
+			c.DatabaseURLs[s] = *dbs[s]
+		}
+	}
+	for _, o := range strings.Split(cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	errs = append(errs, c.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports every invalid setting, each with a message that names it.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Target != "all" && c.Target != "gateway" && !slices.Contains(Services, c.Target) {
+		errs = append(errs, fmt.Errorf("-target: %q is not all, gateway or one of %s", c.Target, strings.Join(Services, ", ")))
+	}
+	names := make([]string, 0, len(c.Ports))
+	for t := range c.Ports {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		if p := c.Ports[t]; p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("-%s-port: %d is not a port", t, p))
+		}
+	}
+	for _, s := range Services {
+		if u, ok := c.URLs[s]; ok {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				errs = append(errs, fmt.Errorf("-%s-url: %q is not an http(s) URL", s, u))
+			}
+		}
+	}
+	for name, u := range map[string]string{"-database-url": c.DatabaseURL, "-redis-url": c.RedisURL} {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not a URL", name, u))
+		}
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		errs = append(errs, fmt.Errorf("-mongodb-uri: %q is not a mongodb:// URI", c.MongoURI))
+	}
+	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
+		errs = append(errs, errors.New("-access-token-ttl and -refresh-token-ttl must be positive"))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		errs = append(errs, errors.New("-admin-email and -admin-password must be set together"))
+	}
+	if c.UpstreamTimeout <= 0 {
+		errs = append(errs, errors.New("-upstream-timeout must be positive"))
+	}
+	if c.LoginLimitPerAccount <= 0 || c.LoginLimitPerAddress <= 0 || c.LoginLimitWindow <= 0 {
+		errs = append(errs, errors.New("login limits and window must be positive"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("-log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("-log-format: %q is not text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// Runs reports whether this process runs target t.
+func (c Config) Runs(t string) bool { return c.Target == "all" || c.Target == t }
+
+// DatabaseURLFor returns the PostgreSQL URL of service s.
+func (c Config) DatabaseURLFor(s string) string {
+	if u := c.DatabaseURLs[s]; u != "" {
+		return u
+	}
+	return c.DatabaseURL
+}
+
+// ServiceURL returns the GraphQL endpoint of service s: the configured URL,
+// or http://HOST:PORT/graphql.
+func (c Config) ServiceURL(s string) string {
+	if u := c.URLs[s]; u != "" {
+		return u
+	}
+	host := c.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s:%d/graphql", host, c.Ports[s])
+}
+
+// JWKSEndpoint returns the JWKS URL: the configured one or the users
+// service's.
+func (c Config) JWKSEndpoint() string {
+	if c.JWKSURL != "" {
+		return c.JWKSURL
+	}
+	u := c.ServiceURL("users")
+	return strings.TrimSuffix(u, "/graphql") + "/.well-known/jwks.json"
+}

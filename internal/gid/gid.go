@@ -1,0 +1,44 @@
+// Package gid encodes and decodes Shopgraph's global IDs. A global ID names its
+// type and the owning service's local key: base64url("Type:key"). Every service
+// can tell from an ID which type it names; that is what nautilus relies on when
+// it joins a type across services through node(id:).
+package gid
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/shopgraph/shopgraph/internal/apperr"
+)
+
+// Encode returns the global ID of the entity of type typ with local key key.
+func Encode(typ, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(typ + ":" + key))
+}
+
+// Decode returns the type and local key of a global ID.
+// Returns INVALID_INPUT if id is not a well-formed global ID.
+func Decode(id string) (typ, key string, err error) {
+	raw, derr := base64.RawURLEncoding.DecodeString(strings.TrimRight(id, "="))
+	if derr != nil {
+		return "", "", apperr.Errorf(apperr.InvalidInput, "malformed ID %q", id)
+	}
+	typ, key, ok := strings.Cut(string(raw), ":")
+	if !ok || typ == "" || key == "" {
+		return "", "", apperr.Errorf(apperr.InvalidInput, "malformed ID %q", id)
+	}
+	return typ, key, nil
+}
+
+// DecodeAs returns the local key of a global ID that must name type typ.
+// Returns INVALID_INPUT if id is malformed or names another type.
+func DecodeAs(id, typ string) (string, error) {
+	t, key, err := Decode(id)
+	if err != nil {
+		return "", err
+	}
+	if t != typ {
+		return "", apperr.Errorf(apperr.InvalidInput, "ID %q is not a %s", id, typ)
+	}
+	return key, nil
+}

@@ -1,0 +1,58 @@
+// Package httpserver runs an http.Server on a listener and shuts it down
+// gracefully: on cancellation, in-flight requests get a deadline to finish.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server is an HTTP server bound to a listener.
+type Server struct {
+	Name     string
+	Listener net.Listener
+	Srv      *http.Server
+}
+
+// Listen binds addr ("host:port"; port 0 picks a free one).
+func Listen(name, addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Name: name, Listener: l, Srv: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// Port returns the bound port.
+func (s *Server) Port() int { return s.Listener.Addr().(*net.TCPAddr).Port }
+
+// Serve serves until ctx is done, then shuts down, giving in-flight requests
+// up to grace to finish.
+func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Srv.Serve(s.Listener) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := s.Srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		_ = s.Srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}

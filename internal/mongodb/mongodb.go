@@ -1,0 +1,82 @@
+// Package mongodb connects to MongoDB: a real server from a URI, or in
+// all-in-one mode and in tests an embedded FerretDB v1 (SQLite backend) kept
+// in the data directory. FerretDB v1 has no multi-document transactions and
+// loses concurrent read-modify-write updates, so Shopgraph's Mongo code uses
+// only single-document atomic operations and unique indexes, and the embedded
+// client holds one connection.
+package mongodb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// Connect returns a client connected to uri, after a ping.
+func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+	opts := options.Client().ApplyURI(uri).SetTimeout(10 * time.Second)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to MongoDB: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("ping MongoDB: %w", err)
+	}
+	return client, nil
+}
+
+// Embedded is a FerretDB server running inside this process.
+type Embedded struct {
+	URI    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartEmbedded starts FerretDB with its SQLite backend in dir, listening on
+// a free loopback port. Its URI asks for one connection (maxPoolSize=1).
+func StartEmbedded(ctx context.Context, dir string, log *slog.Logger) (*Embedded, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create FerretDB directory: %w", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+		Logger:    log.With("component", "ferretdb"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded FerretDB: %w", err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &Embedded{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		_ = f.Run(rctx)
+	}()
+	e.URI = f.MongoDBURI() + "?maxPoolSize=1"
+	return e, nil
+}
+
+// Stop stops the server and waits for it.
+func (e *Embedded) Stop() {
+	e.cancel()
+	<-e.done
+}

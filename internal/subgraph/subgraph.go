@@ -1,0 +1,173 @@
+// Package subgraph serves one service's gqlgen executable schema the same way
+// in every service: the transports (POST, GET, websocket, SSE), the one error
+// presenter that turns apperr codes into extensions.code and hides internal
+// errors, panic recovery, token verification, and /healthz.
+package subgraph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/auth"
+)
+
+// Options configure a subgraph's HTTP handler.
+type Options struct {
+	// Name of the service, for logs.
+	Name string
+	// Verifier checks bearer tokens; nil accepts no tokens.
+	Verifier *auth.Verifier
+	Log      *slog.Logger
+	// Middleware wraps the GraphQL handler, inside token verification (per-
+	// request dataloaders go here).
+	Middleware func(http.Handler) http.Handler
+	// Routes adds more routes to the mux (such as the JWKS).
+	Routes func(mux *http.ServeMux)
+}
+
+// Handler returns the HTTP handler of a subgraph: GraphQL at /graphql (and /),
+// liveness at /healthz.
+func Handler(es graphql.ExecutableSchema, o Options) http.Handler {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", o.Name)
+	srv := NewServer(es, o.Verifier, log)
+	var h http.Handler = srv
+	if o.Middleware != nil {
+		h = o.Middleware(h)
+	}
+	if o.Verifier != nil {
+		h = auth.Middleware(o.Verifier, log)(h)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	if o.Routes != nil {
+		o.Routes(mux)
+	}
+	return mux
+}
+
+// NewServer returns the gqlgen server with Shopgraph's transports, error
+// presenter and recovery.
+func NewServer(es graphql.ExecutableSchema, v *auth.Verifier, log *slog.Logger) *handler.Server {
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc:              wsInit(v),
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.SSE{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.SetErrorPresenter(Presenter(log))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
+		return errors.New("internal error")
+	})
+	return srv
+}
+
+// wsInit authenticates a websocket connection from its connection_init
+// payload ("Authorization": "Bearer …", or "authToken"/"token").
+func wsInit(v *auth.Verifier) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		token := ""
+		for _, k := range []string{"Authorization", "authorization"} {
+			if s := p.GetString(k); s != "" {
+				token = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(s, "Bearer "), "bearer "))
+			}
+		}
+		for _, k := range []string{"authToken", "token"} {
+			if token == "" {
+				token = p.GetString(k)
+			}
+		}
+		if token == "" {
+			// A token verified by the HTTP middleware on upgrade also counts.
+			if _, ok := auth.FromContext(ctx); ok {
+				return ctx, nil, nil
+			}
+			return ctx, nil, nil
+		}
+		if v == nil {
+			return ctx, nil, errors.New("tokens are not accepted here")
+		}
+		id, err := v.Verify(ctx, token)
+		if err != nil {
+			return ctx, nil, fmt.Errorf("%s", apperr.Message(err))
+		}
+		return auth.WithIdentity(ctx, id), nil, nil
+	}
+}
+
+// Presenter is the one place where errors become GraphQL errors: an
+// *apperr.Error keeps its message and code; an error gqlgen or the validator
+// already coded keeps its code; anything else is internal — logged here, once,
+// and shown as "internal error" with code INTERNAL.
+func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if ae, ok := apperr.As(err); ok {
+			out := *gqlErr
+			out.Message = ae.Message
+			out.Err = nil
+			out.Extensions = map[string]any{"code": ae.Code}
+			if ae.Field != "" {
+				out.Extensions["field"] = ae.Field
+			}
+			return &out
+		}
+		if code, ok := gqlErr.Extensions["code"]; ok && code != "" {
+			return gqlErr
+		}
+		if gqlErr.Err == nil || isCoercion(gqlErr) {
+			// Raised by gqlgen itself about the request (argument coercion,
+			// null in a non-null input): the client's fault.
+			out := *gqlErr
+			out.Extensions = map[string]any{"code": apperr.InvalidInput}
+			return &out
+		}
+		log.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
+		out := *gqlErr
+		out.Message = "internal error"
+		out.Err = nil
+		out.Extensions = map[string]any{"code": apperr.Internal}
+		return &out
+	}
+}
+
+// isCoercion reports errors gqlgen returns when it cannot unmarshal an input
+// value: they wrap a plain error but are about the request. gqlgen gives them
+// no type of their own, so they are told apart by their cause or text.
+func isCoercion(e *gqlerror.Error) bool {
+	var pe *time.ParseError
+	if errors.As(e, &pe) {
+		return true
+	}
+	m := e.Message
+	return strings.Contains(m, "cannot be null") || strings.HasPrefix(m, "input:") ||
+		strings.Contains(m, "is not a valid") || strings.Contains(m, "cannot unmarshal")
+}
