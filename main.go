@@ -1,0 +1,61 @@
+// Command shopgraph runs Shopgraph: every subgraph plus the gateway in one
+// process (-target=all, the default), or one of them (-target=orders, …) as
+// one container per service does. `shopgraph -h` lists every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shopgraph/shopgraph/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "shopgraph:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts what the configuration asks for, prints where it listens, and
+// serves until ctx is cancelled; then it shuts down cleanly: listeners close,
+// in-flight requests finish (up to -shutdown-timeout), connections close.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	a := &app{cfg: cfg, log: log}
+	defer a.close()
+	if err := a.start(ctx); err != nil {
+		return err
+	}
+	a.printURLs(stdout)
+	log.Info("shopgraph started", "target", cfg.Target)
+	err = a.serve(ctx)
+	log.Info("shopgraph stopped")
+	return err
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
