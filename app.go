@@ -281,7 +281,7 @@ func buildUsers(ctx context.Context, a *app) (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	svc, err := users.New(ctx, users.Config{
-		DB: pool, Redis: rdb, RedisPrefix: "shopgraph:users:",
+		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:",
 		Signer: signer, Verifier: v, JWKS: jwks,
 		RefreshTTL:           a.cfg.RefreshTokenTTL,
 		AdminEmail:           a.cfg.AdminEmail,

@@ -45,6 +45,8 @@ type Config struct {
 	DatabaseURLs map[string]string // per-service overrides
 	MongoURI     string
 	RedisURL     string
+	// RedisPrefix starts every Redis key and stream name of this deployment.
+	RedisPrefix string
 
 	// JWTPrivateKeyFile is the PEM signing key of the users service.
 	JWTPrivateKeyFile string
@@ -126,6 +128,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/shopgraph?sslmode=disable", "PostgreSQL URL; each service keeps its own schema in it")
 	str(&c.MongoURI, "mongodb-uri", "MONGODB_URI", "", "MongoDB URI (default in all-in-one mode: an embedded FerretDB in the data directory)")
 	str(&c.RedisURL, "redis-url", "REDIS_URL", "redis://localhost:6379/0", "Redis URL")
+	str(&c.RedisPrefix, "redis-prefix", "SHOPGRAPH_REDIS_PREFIX", "shopgraph:", "prefix of every Redis key and stream")
 	str(&c.JWTPrivateKeyFile, "jwt-private-key-file", "SHOPGRAPH_JWT_PRIVATE_KEY_FILE", "", "PEM (PKCS#8) Ed25519 or RSA key the users service signs tokens with (default in all-in-one mode: generated once in the data directory)")
 	str(&c.JWKSURL, "jwks-url", "SHOPGRAPH_JWKS_URL", "", "JWKS the services verify tokens against (default: the users service's /.well-known/jwks.json)")
 	dur(&c.AccessTokenTTL, "access-token-ttl", "SHOPGRAPH_ACCESS_TOKEN_TTL", 15*time.Minute, "lifetime of access tokens")
