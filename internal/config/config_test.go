@@ -1,0 +1,103 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopgraph/shopgraph/internal/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Target != "all" || c.Ports["gateway"] != 4000 || c.Ports["notifications"] != 4007 {
+		t.Errorf("defaults: target %q ports %v", c.Target, c.Ports)
+	}
+	if c.DataDir != "./.shopgraph" || c.RedisURL != "redis://localhost:6379/0" || c.AccessTokenTTL != 15*time.Minute {
+		t.Errorf("defaults: %+v", c)
+	}
+	if got := c.ServiceURL("orders"); got != "http://localhost:4004/graphql" {
+		t.Errorf("ServiceURL(orders) = %q", got)
+	}
+	if got := c.JWKSEndpoint(); got != "http://localhost:4001/.well-known/jwks.json" {
+		t.Errorf("JWKSEndpoint = %q", got)
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	t.Parallel()
+	e := env(map[string]string{
+		"SHOPGRAPH_TARGET": "orders", "SHOPGRAPH_ORDERS_PORT": "9004", "DATABASE_URL": "postgres://db/x",
+		"ORDERS_DATABASE_URL": "postgres://db/orders", "SHOPGRAPH_USERS_URL": "http://users:4001/graphql",
+		"SHOPGRAPH_ACCESS_TOKEN_TTL": "5m",
+	})
+	c, err := config.Load([]string{"-orders-port=9104"}, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Target != "orders" || c.Ports["orders"] != 9104 || c.AccessTokenTTL != 5*time.Minute {
+		t.Errorf("got target %q port %d ttl %v", c.Target, c.Ports["orders"], c.AccessTokenTTL)
+	}
+	if c.DatabaseURLFor("orders") != "postgres://db/orders" || c.DatabaseURLFor("users") != "postgres://db/x" {
+		t.Errorf("database URLs: %v / %v", c.DatabaseURLFor("orders"), c.DatabaseURLFor("users"))
+	}
+	if c.ServiceURL("users") != "http://users:4001/graphql" || c.JWKSEndpoint() != "http://users:4001/.well-known/jwks.json" {
+		t.Errorf("urls: %v %v", c.ServiceURL("users"), c.JWKSEndpoint())
+	}
+	if !c.Runs("orders") || c.Runs("gateway") {
+		t.Error("Runs")
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown target", []string{"-target=billing"}, nil, `-target: "billing"`},
+		{"bad port", []string{"-gateway-port=70000"}, nil, "-gateway-port: 70000 is not a port"},
+		{"bad duration env", nil, map[string]string{"SHOPGRAPH_UPSTREAM_TIMEOUT": "soon"}, "$SHOPGRAPH_UPSTREAM_TIMEOUT"},
+		{"admin half set", []string{"-admin-email=a@b.co"}, nil, "must be set together"},
+		{"bad mongo uri", []string{"-mongodb-uri=http://x"}, nil, "-mongodb-uri"},
+		{"bad service url", []string{"-users-url=users:4001"}, nil, "-users-url"},
+		{"bad log level", []string{"-log-level=loud"}, nil, "-log-level"},
+		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(tt.args, env(tt.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	_, err := config.Load([]string{"-h"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"-target", "$DATABASE_URL", "$MONGODB_URI", "$REDIS_URL", "$SHOPGRAPH_DATA_DIR", "$SHOPGRAPH_ADMIN_EMAIL", "-orders-port"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %s", want)
+		}
+	}
+}
