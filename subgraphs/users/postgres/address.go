@@ -11,7 +11,7 @@ func (r addressRow) address() user.Address {
 	return user.Address{
 		ID: r.ID, UserID: r.UserID, Recipient: r.Recipient, Line1: r.Line1, Line2: r.Line2,
 		City: r.City, Region: r.Region, PostalCode: r.PostalCode, Country: r.Country,
-		Phone: r.Phone, IsDefault: r.IsDefault, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Phone: r.Phone, IsDefault: r.IsDefault, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 

@@ -29,8 +29,8 @@ func (s *PGStore) RefreshToken(ctx context.Context, hash []byte) (user.RefreshTo
 		return user.RefreshToken{}, wrap("get refresh token", notFound("refresh token", err))
 	}
 	return user.RefreshToken{
-		Hash: r.TokenHash, FamilyID: r.FamilyID, UserID: r.UserID, CreatedAt: r.CreatedAt,
-		ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt, RevokedAt: r.RevokedAt,
+		Hash: r.TokenHash, FamilyID: r.FamilyID, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC(),
+		ExpiresAt: r.ExpiresAt.UTC(), UsedAt: utc(r.UsedAt), RevokedAt: utc(r.RevokedAt),
 	}, nil
 }
 
@@ -73,4 +73,12 @@ func (s *PGStore) RevokeRefreshFamily(ctx context.Context, familyID string, at t
 // DeleteExpiredRefreshTokens implements user.Store.
 func (s *PGStore) DeleteExpiredRefreshTokens(ctx context.Context, userID string, before time.Time) error {
 	return wrap("delete expired refresh tokens", s.q.DeleteExpiredRefreshTokens(ctx, DeleteExpiredRefreshTokensParams{UserID: userID, Before: before}))
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

@@ -9,7 +9,7 @@ import (
 func (r userRow) user() user.User {
 	return user.User{
 		ID: r.ID, Email: r.Email, Name: r.Name, Phone: r.Phone, Role: user.Role(r.Role),
-		PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
