@@ -1,8 +1,10 @@
-// Package compose checks docker-compose.yml against the binary's own
-// configuration: it loads the file with compose-go, as `docker compose` does
-// (no Docker needed), and reads each container's command and environment
-// with internal/config, so a misspelt variable, a wrong port or a missing
-// store shows up here rather than in a crash-looping container.
+// Package compose checks how Shopgraph is deployed and documented against
+// the binary's own configuration. It loads docker-compose.yml with
+// compose-go, as `docker compose` does (no Docker needed), and reads each
+// container's command and environment with internal/config, so a misspelt
+// variable, a wrong port or a missing store shows up here rather than in a
+// crash-looping container; and it checks README.md's configuration table
+// against the flags.
 package compose
 
 import (
