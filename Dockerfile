@@ -4,6 +4,9 @@
 # it. docker-compose.yml starts one container per target.
 
 FROM golang:1.26 AS build
+# The image pins GOTOOLCHAIN=local; auto fetches the go.mod toolchain if this
+# golang:1.26 is older than it.
+ENV GOTOOLCHAIN=auto
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
