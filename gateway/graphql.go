@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	nautilus "github.com/nautilus/gateway"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+)
+
+// serveGraphQL answers one GraphQL request. Everything that can be refused is
+// refused before a service is called: parse and validation errors against the
+// merged schema, a mutation over GET, invalid variables.
+func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
+	p, status, perr := readParams(w, r)
+	if perr != nil {
+		writeErrors(w, status, perr)
+		return
+	}
+	info := infoFrom(r.Context())
+	info.operation = p.OperationName
+	log := g.log.With("request_id", info.requestID)
+	if p.Query == "" {
+		if _, ok := p.Extensions["persistedQuery"]; ok {
+			writeErrors(w, http.StatusBadRequest,
+				requestError(codePersistedQueryNotSupported, "PersistedQueryNotSupported"))
+			return
+		}
+		writeErrors(w, http.StatusBadRequest, requestError(codeBadRequest, "a query is required"))
+		return
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: p.Query})
+	if err != nil {
+		writeErrors(w, http.StatusBadRequest, withCode(err, codeParseFailed)...)
+		return
+	}
+	if errs := validator.ValidateWithRules(g.schema, doc, nil); len(errs) > 0 {
+		writeErrors(w, http.StatusBadRequest, withCode(errs, codeValidationFailed)...)
+		return
+	}
+	op, gerr := selectOperation(doc, p.OperationName)
+	if gerr != nil {
+		writeErrors(w, http.StatusBadRequest, gerr)
+		return
+	}
+	info.operation = op.Name
+	if r.Method == http.MethodGet && op.Operation != ast.Query {
+		w.Header().Set("Allow", "POST")
+		writeErrors(w, http.StatusMethodNotAllowed,
+			requestError(codeMethodNotAllowed, fmt.Sprintf("a %s cannot be sent with GET; use POST", op.Operation)))
+		return
+	}
+	if op.Operation == ast.Subscription {
+		writeErrors(w, http.StatusBadRequest,
+			requestError(codeBadRequest, "subscriptions are not supported by the gateway yet"))
+		return
+	}
+	if _, err := validator.VariableValues(g.schema, op, p.Variables); err != nil {
+		writeErrors(w, http.StatusBadRequest, variableError(err))
+		return
+	}
+	query := p.Query
+	if len(doc.Operations) > 1 {
+		// nautilus plans every operation of a document but computes the
+		// fields to scrub from the first one only: give it just this one.
+		query = printOperation(doc, op)
+	}
+	rc := &nautilus.RequestContext{Context: r.Context(), Query: query, OperationName: op.Name, Variables: p.Variables}
+	plans, err := g.nautilus.GetPlans(rc)
+	if err != nil {
+		log.ErrorContext(r.Context(), "plan query", "err", err)
+		writeErrors(w, http.StatusInternalServerError, requestError(codeInternal, "internal error"))
+		return
+	}
+	data, err := g.nautilus.Execute(rc, plans)
+	res := response{Errors: publicErrors(r, log, err), Data: json.RawMessage("null")}
+	if data != nil {
+		if res.Data, err = json.Marshal(data); err != nil {
+			log.ErrorContext(r.Context(), "encode data", "err", err)
+			writeErrors(w, http.StatusInternalServerError, requestError(codeInternal, "internal error"))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// withCode returns the gqlerrors in err (a *gqlerror.Error or a
+// gqlerror.List) with extensions.code set to code.
+func withCode(err error, code string) []*gqlerror.Error {
+	var list gqlerror.List
+	var one *gqlerror.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = gqlerror.List{one}
+	default:
+		list = gqlerror.List{gqlerror.Wrap(err)}
+	}
+	for _, e := range list {
+		if e.Extensions == nil {
+			e.Extensions = map[string]any{}
+		}
+		e.Extensions["code"] = code
+		e.Rule = ""
+	}
+	return list
+}
+
+// variableError describes an invalid variable value, such as
+// "invalid value for variable $input.name: must be defined".
+func variableError(err error) *gqlerror.Error {
+	var e *gqlerror.Error
+	if !errors.As(err, &e) {
+		return requestError(codeValidationFailed, "invalid variables")
+	}
+	path := e.Path
+	if len(path) > 0 && path[0] == ast.PathName("variable") {
+		path = path[1:]
+	}
+	msg := e.Message
+	if len(path) > 0 {
+		msg = fmt.Sprintf("invalid value for variable $%s: %s", path.String(), e.Message)
+	}
+	return requestError(codeValidationFailed, msg)
+}
+
+// selectOperation returns the operation of doc that the request names, or its
+// only operation.
+func selectOperation(doc *ast.QueryDocument, name string) (*ast.OperationDefinition, *gqlerror.Error) {
+	if name == "" {
+		if len(doc.Operations) != 1 {
+			return nil, requestError(codeBadRequest, "the document has several operations: operationName is required")
+		}
+		return doc.Operations[0], nil
+	}
+	if op := doc.Operations.ForName(name); op != nil {
+		return op, nil
+	}
+	return nil, requestError(codeBadRequest, fmt.Sprintf("the document has no operation named %q", name))
+}
+
+// printOperation returns the text of a document with only op and the
+// fragments it uses.
+func printOperation(doc *ast.QueryDocument, op *ast.OperationDefinition) string {
+	used := map[string]bool{}
+	var visit func(ast.SelectionSet)
+	visit = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				visit(s.SelectionSet)
+			case *ast.InlineFragment:
+				visit(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if !used[s.Name] {
+					used[s.Name] = true
+					if f := doc.Fragments.ForName(s.Name); f != nil {
+						visit(f.SelectionSet)
+					}
+				}
+			}
+		}
+	}
+	visit(op.SelectionSet)
+	out := &ast.QueryDocument{Operations: ast.OperationList{op}}
+	for _, f := range doc.Fragments {
+		if used[f.Name] {
+			out.Fragments = append(out.Fragments, f)
+		}
+	}
+	var buf bytes.Buffer
+	formatter.NewFormatter(&buf).FormatQueryDocument(out)
+	return buf.String()
+}

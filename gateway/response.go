@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/nautilus/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/shopgraph/shopgraph/internal/apperr"
+)
+
+// Codes of the errors the gateway itself returns, in extensions.code.
+const (
+	codeBadRequest       = "BAD_REQUEST"
+	codeParseFailed      = errcode.ParseFailed
+	codeValidationFailed = errcode.ValidationFailed
+	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	// codePersistedQueryNotSupported tells Apollo-style clients that sent
+	// only a persisted query's hash to send the query text instead.
+	codePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED"
+	codeUnauthenticated            = apperr.Unauthenticated
+	codeUnavailable                = apperr.Unavailable
+	codeInternal                   = apperr.Internal
+)
+
+// response is a GraphQL response. Data is omitted when the request failed
+// before execution and is JSON null when execution failed as a whole.
+type response struct {
+	Errors     []*gqlerror.Error `json:"errors,omitempty"`
+	Data       json.RawMessage   `json:"data,omitempty"`
+	Extensions map[string]any    `json:"extensions,omitempty"`
+}
+
+// requestError returns the one error of a request refused before execution.
+func requestError(code, message string) *gqlerror.Error {
+	return &gqlerror.Error{Message: message, Extensions: map[string]any{"code": code}}
+}
+
+// writeJSON writes v as the JSON body of a response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeErrors writes a response that carries only errors.
+func writeErrors(w http.ResponseWriter, status int, errs ...*gqlerror.Error) {
+	writeJSON(w, status, response{Errors: errs})
+}
+
+// publicErrors turns the errors of an execution into the errors a client may
+// see: a service's GraphQL errors pass through with their message, path and
+// extensions; an unreachable or failing service becomes a generic message
+// with code UNAVAILABLE or INTERNAL; anything else is INTERNAL. Everything
+// that is not shown is logged, once, here.
+func publicErrors(r *http.Request, log *slog.Logger, err error) []*gqlerror.Error {
+	var out []*gqlerror.Error
+	for _, e := range flatten(err) {
+		var ge *graphql.Error
+		var ue *upstreamError
+		switch {
+		case errors.As(e, &ue):
+			if slices.ContainsFunc(out, func(o *gqlerror.Error) bool {
+				return o.Message == ue.publicMessage() && o.Extensions["service"] == ue.service
+			}) {
+				continue // one per service is enough: nautilus calls a service once per object
+			}
+			log.ErrorContext(r.Context(), "upstream failed", "service", ue.service, "code", ue.code, "err", ue.cause)
+			out = append(out, &gqlerror.Error{
+				Message:    ue.publicMessage(),
+				Extensions: map[string]any{"code": ue.code, "service": ue.service},
+			})
+		case errors.As(e, &ge):
+			out = append(out, &gqlerror.Error{Message: ge.Message, Path: toPath(ge.Path), Extensions: ge.Extensions})
+		default:
+			log.ErrorContext(r.Context(), "execute query", "err", e)
+			out = append(out, requestError(codeInternal, "internal error"))
+		}
+	}
+	return out
+}
+
+// flatten returns the errors of err, expanding (nested) graphql.ErrorLists.
+func flatten(err error) []error {
+	list, ok := err.(graphql.ErrorList)
+	if !ok {
+		if err == nil {
+			return nil
+		}
+		return []error{err}
+	}
+	var out []error
+	for _, e := range list {
+		out = append(out, flatten(e)...)
+	}
+	return out
+}
+
+// toPath converts a decoded JSON path into an ast.Path.
+func toPath(p []any) ast.Path {
+	if len(p) == 0 {
+		return nil
+	}
+	out := make(ast.Path, 0, len(p))
+	for _, el := range p {
+		switch v := el.(type) {
+		case string:
+			out = append(out, ast.PathName(v))
+		case float64:
+			out = append(out, ast.PathIndex(int(v)))
+		case int:
+			out = append(out, ast.PathIndex(v))
+		}
+	}
+	return out
+}
