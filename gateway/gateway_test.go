@@ -117,8 +117,11 @@ func TestPublicSchemaHidesFederation(t *testing.T) {
 	} }`, nil)
 	var data struct {
 		Schema struct {
-			QueryType  struct{ Fields []struct{ Name string } }
-			Types      []struct{ Name string; Fields []struct{ Name string } }
+			QueryType struct{ Fields []struct{ Name string } }
+			Types     []struct {
+				Name   string
+				Fields []struct{ Name string }
+			}
 			Directives []struct{ Name string }
 		} `json:"__schema"`
 	}

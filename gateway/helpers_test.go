@@ -91,8 +91,8 @@ type result struct {
 }
 
 type gqlError struct {
-	Message   string         `json:"message"`
-	Path      []any          `json:"path"`
+	Message   string `json:"message"`
+	Path      []any  `json:"path"`
 	Locations []struct{ Line, Column int }
 	Ext       map[string]any `json:"extensions"`
 }
