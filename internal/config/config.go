@@ -20,6 +20,10 @@ import (
 // Targets that -target accepts, besides "all".
 var Services = []string{"users", "products", "inventory", "orders", "payments", "shipping", "notifications"}
 
+// PostgresServices are the services that keep their data in PostgreSQL (the
+// others use MongoDB).
+var PostgresServices = []string{"users", "inventory", "orders", "payments", "shipping"}
+
 // DefaultPorts are the fixed conventional ports.
 var DefaultPorts = map[string]int{
 	"gateway": 4000, "users": 4001, "products": 4002, "inventory": 4003,
@@ -122,8 +126,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		up := strings.ToUpper(s)
 		urls[s] = new(string)
 		str(urls[s], s+"-url", "SHOPGRAPH_"+up+"_URL", "", s+" GraphQL endpoint as other services reach it (default http://HOST:PORT/graphql)")
-		dbs[s] = new(string)
-		str(dbs[s], s+"-database-url", up+"_DATABASE_URL", "", s+" PostgreSQL URL, overriding -database-url")
+		if slices.Contains(PostgresServices, s) {
+			dbs[s] = new(string)
+			str(dbs[s], s+"-database-url", up+"_DATABASE_URL", "", s+" PostgreSQL URL, overriding -database-url")
+		}
 	}
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/shopgraph?sslmode=disable", "PostgreSQL URL; each service keeps its own schema in it")
 	str(&c.MongoURI, "mongodb-uri", "MONGODB_URI", "", "MongoDB URI (default in all-in-one mode: an embedded FerretDB in the data directory)")
@@ -159,7 +165,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if *urls[s] != "" {
 			c.URLs[s] = *urls[s]
 		}
-		if *dbs[s] != "" {
+		if dbs[s] != nil && *dbs[s] != "" {
 			c.DatabaseURLs[s] = *dbs[s]
 		}
 	}

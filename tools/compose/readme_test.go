@@ -70,6 +70,9 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 		names := []string{""}
 		if strings.Contains(flagName, "<service>") {
 			names = config.Services
+			if strings.Contains(flagName, "database-url") {
+				names = config.PostgresServices
+			}
 		}
 		for _, s := range names {
 			f := strings.ReplaceAll(flagName, "<service>", s)
