@@ -7,7 +7,6 @@
 package payment
 
 import (
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -312,9 +311,4 @@ func (p *Payment) Refund(refundID string, amount *money.Money, reason string, at
 		return nil, err
 	}
 	return []Event{p.event(at, Refunded{RefundID: refundID, Amount: amt, Reason: reason})}, nil
-}
-
-// String describes p for logs.
-func (p *Payment) String() string {
-	return fmt.Sprintf("payment %s of order %s (%s, %s)", p.ID, p.OrderID, p.Amount, p.Status)
 }
