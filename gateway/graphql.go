@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 
 	nautilus "github.com/nautilus/gateway"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
@@ -70,19 +68,22 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	if len(doc.Operations) > 1 {
 		// nautilus plans every operation of a document but computes the
 		// fields to scrub from the first one only: give it just this one.
-		query = printOperation(doc, op)
+		query = printOperation(doc, op, op.SelectionSet)
 	}
 	rc := &nautilus.RequestContext{Context: r.Context(), Query: query, OperationName: op.Name, Variables: p.Variables}
-	plans, err := g.nautilus.GetPlans(rc)
-	if err != nil {
-		log.ErrorContext(r.Context(), "plan query", "err", err)
-		writeErrors(w, http.StatusInternalServerError, requestError(codeInternal, "internal error"))
-		return
+	data, err := g.execute(rc, doc, op)
+	errs := publicErrors(r, log, err)
+	sh := &shaper{schema: g.schema, fragments: doc.Fragments, vars: p.Variables}
+	shaped := sh.root(data, op)
+	if len(sh.nulled) > 0 && len(errs) == 0 {
+		// A service left out a non-null field without saying why.
+		log.ErrorContext(r.Context(), "incomplete data from the services", "paths", fmt.Sprint(sh.nulled))
+		errs = append(errs, &gqlerror.Error{Message: "internal error", Path: sh.nulled[0],
+			Extensions: map[string]any{"code": codeInternal}})
 	}
-	data, err := g.nautilus.Execute(rc, plans)
-	res := response{Errors: publicErrors(r, log, err), Data: json.RawMessage("null")}
-	if data != nil {
-		if res.Data, err = json.Marshal(data); err != nil {
+	res := response{Errors: errs, Data: json.RawMessage("null")}
+	if shaped != nil {
+		if res.Data, err = json.Marshal(shaped); err != nil {
 			log.ErrorContext(r.Context(), "encode data", "err", err)
 			writeErrors(w, http.StatusInternalServerError, requestError(codeInternal, "internal error"))
 			return
@@ -144,38 +145,4 @@ func selectOperation(doc *ast.QueryDocument, name string) (*ast.OperationDefinit
 		return op, nil
 	}
 	return nil, requestError(codeBadRequest, fmt.Sprintf("the document has no operation named %q", name))
-}
-
-// printOperation returns the text of a document with only op and the
-// fragments it uses.
-func printOperation(doc *ast.QueryDocument, op *ast.OperationDefinition) string {
-	used := map[string]bool{}
-	var visit func(ast.SelectionSet)
-	visit = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				visit(s.SelectionSet)
-			case *ast.InlineFragment:
-				visit(s.SelectionSet)
-			case *ast.FragmentSpread:
-				if !used[s.Name] {
-					used[s.Name] = true
-					if f := doc.Fragments.ForName(s.Name); f != nil {
-						visit(f.SelectionSet)
-					}
-				}
-			}
-		}
-	}
-	visit(op.SelectionSet)
-	out := &ast.QueryDocument{Operations: ast.OperationList{op}}
-	for _, f := range doc.Fragments {
-		if used[f.Name] {
-			out.Fragments = append(out.Fragments, f)
-		}
-	}
-	var buf bytes.Buffer
-	formatter.NewFormatter(&buf).FormatQueryDocument(out)
-	return buf.String()
 }
