@@ -106,8 +106,10 @@ func TestRequestErrors(t *testing.T) {
 			status: 400, code: "GRAPHQL_VALIDATION_FAILED", message: "invalid value for variable $id: must be defined",
 		},
 		{
-			name:   "several operations, no name",
-			send:   func(t *testing.T) result { return e.query(t, "query A { products { name } } query B { reviews { body } }", nil) },
+			name: "several operations, no name",
+			send: func(t *testing.T) result {
+				return e.query(t, "query A { products { name } } query B { reviews { body } }", nil)
+			},
 			status: 400, code: "BAD_REQUEST", message: "operationName is required",
 		},
 		{
@@ -130,8 +132,10 @@ func TestRequestErrors(t *testing.T) {
 			status: 405, code: "METHOD_NOT_ALLOWED", message: "use POST",
 		},
 		{
-			name:   "GET variables not JSON",
-			send:   func(t *testing.T) result { return e.get(t, url.Values{"query": {"{ products { name } }"}, "variables": {"{id:"}}) },
+			name: "GET variables not JSON",
+			send: func(t *testing.T) result {
+				return e.get(t, url.Values{"query": {"{ products { name } }"}, "variables": {"{id:"}})
+			},
 			status: 400, code: "BAD_REQUEST", message: "variables must be a JSON object",
 		},
 		{
