@@ -59,7 +59,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		Name:       "products",
 		Verifier:   c.Verifier,
 		Log:        c.Log,
-		Middleware: graph.Middleware(svc),
+		Middleware: graph.Middleware(svc, graph.DefaultLoaderWait),
 	})
 	return &Service{Handler: h, Catalog: svc}, nil
 }

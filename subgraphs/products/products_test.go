@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopgraph/shopgraph/internal/gid"
 )
@@ -763,12 +764,22 @@ func TestArchiveProduct(t *testing.T) {
 	e.fails(t, e.customer, archive, map[string]any{"id": tea.ID}, "FORBIDDEN", "")
 	e.fails(t, "", archive, map[string]any{"id": tea.ID}, "UNAUTHENTICATED", "")
 	e.fails(t, e.admin, archive, map[string]any{"id": gid.Encode("Product", "nope")}, "NOT_FOUND", "")
-	var out struct{ ArchiveProduct struct{ ID, Status string } }
-	for range 2 { // archiving twice is fine
-		e.ok(t, e.admin, archive, map[string]any{"id": tea.ID}, &out)
-		if out.ArchiveProduct.Status != "ARCHIVED" {
-			t.Fatalf("status %q", out.ArchiveProduct.Status)
+	const archiveQ = `mutation($id: ID!) { archiveProduct(id: $id) { id status updatedAt } }`
+	var out struct {
+		ArchiveProduct struct {
+			ID, Status string
+			UpdatedAt  time.Time
 		}
+	}
+	e.ok(t, e.admin, archiveQ, map[string]any{"id": tea.ID}, &out)
+	first := out.ArchiveProduct
+	if first.Status != "ARCHIVED" || !first.UpdatedAt.After(tea.UpdatedAt) {
+		t.Fatalf("got %+v", first)
+	}
+	// Archiving again changes nothing.
+	e.ok(t, e.admin, archiveQ, map[string]any{"id": tea.ID}, &out)
+	if out.ArchiveProduct != first {
+		t.Errorf("second archive: %+v, first: %+v", out.ArchiveProduct, first)
 	}
 	if names := listedNames(e.pageThrough(t, e.customer, 100, nil, "NAME_ASC")); slices.Contains(names, "Tea Mug") {
 		t.Errorf("archived product still listed: %q", names)

@@ -534,6 +534,16 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, ch ProductChange
 // Returns UNAUTHENTICATED or FORBIDDEN for non-admins, NOT_FOUND if there is
 // no such product.
 func (s *Service) ArchiveProduct(ctx context.Context, id string) (*Product, error) {
+	if _, err := auth.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	ps, err := s.store.ProductsByIDs(ctx, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("load product: %w", err)
+	}
+	if len(ps) == 1 && ps[0].Status == StatusArchived {
+		return ps[0], nil
+	}
 	st := StatusArchived
 	return s.UpdateProduct(ctx, id, ProductChanges{Status: &st})
 }

@@ -47,7 +47,14 @@ func Slugify(name string) string {
 	}
 	s := b.String()
 	if len(s) > MaxSlugLen {
-		s = strings.TrimRight(s[:MaxSlugLen], "-")
+		// Cut at a word boundary where there is one.
+		cut := s[:MaxSlugLen]
+		if s[MaxSlugLen] != '-' {
+			if i := strings.LastIndexByte(cut, '-'); i > 0 {
+				cut = cut[:i]
+			}
+		}
+		s = strings.TrimRight(cut, "-")
 	}
 	return s
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/shopgraph/shopgraph/subgraphs/products/catalog"
 )
 
-// loaderWait is how long a loader collects keys before it fetches them:
-// gqlgen resolves the fields of a list's elements concurrently, so their
-// lookups arrive within it.
-const loaderWait = 2 * time.Millisecond
+// DefaultLoaderWait is how long a loader collects keys before it fetches
+// them: gqlgen resolves the fields of a list's elements concurrently, so
+// their lookups arrive within it.
+const DefaultLoaderWait = 2 * time.Millisecond
 
 // Loaders batch and cache, for one request, the lookups that a list can
 // multiply: one store query per type per batch. They resolve references (see
@@ -25,12 +25,16 @@ type Loaders struct {
 	Categories *dataloadgen.Loader[string, *catalog.Category]
 }
 
-// NewLoaders returns fresh loaders on svc.
-func NewLoaders(svc *catalog.Service) *Loaders {
+// NewLoaders returns fresh loaders on svc that collect keys for wait
+// (DefaultLoaderWait if 0).
+func NewLoaders(svc *catalog.Service, wait time.Duration) *Loaders {
+	if wait <= 0 {
+		wait = DefaultLoaderWait
+	}
 	return &Loaders{
-		Products:   dataloadgen.NewLoader(fetch(svc.ResolveProducts), dataloadgen.WithWait(loaderWait)),
-		Variants:   dataloadgen.NewLoader(fetch(svc.ResolveVariants), dataloadgen.WithWait(loaderWait)),
-		Categories: dataloadgen.NewLoader(fetch(svc.ResolveCategories), dataloadgen.WithWait(loaderWait)),
+		Products:   dataloadgen.NewLoader(fetch(svc.ResolveProducts), dataloadgen.WithWait(wait)),
+		Variants:   dataloadgen.NewLoader(fetch(svc.ResolveVariants), dataloadgen.WithWait(wait)),
+		Categories: dataloadgen.NewLoader(fetch(svc.ResolveCategories), dataloadgen.WithWait(wait)),
 	}
 }
 
@@ -48,11 +52,11 @@ func fetch[V any](lookup func(context.Context, []string) ([]V, error)) func(cont
 
 type loadersKey struct{}
 
-// Middleware gives each request its own Loaders.
-func Middleware(svc *catalog.Service) func(http.Handler) http.Handler {
+// Middleware gives each request its own Loaders (see NewLoaders for wait).
+func Middleware(svc *catalog.Service, wait time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(svc))
+			ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(svc, wait))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -64,7 +68,7 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
 		return l
 	}
-	return NewLoaders(r.Catalog)
+	return NewLoaders(r.Catalog, 0)
 }
 
 // primeProducts caches products the request already has, so that their
