@@ -237,6 +237,7 @@ func (s *Service) Adjust(ctx context.Context, sku string, delta int, reason stri
 	}
 	known, err := s.catalog.KnownSKUs(ctx, []string{sku})
 	if err != nil {
+		s.log.WarnContext(ctx, "adjust stock: catalog check failed", "sku", sku, "err", err)
 		return Item{}, fmt.Errorf("adjust stock: check catalog: %w", err)
 	}
 	if !known[sku] {
