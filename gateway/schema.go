@@ -98,6 +98,9 @@ type introspectionQueryer struct{ *upstream }
 
 func (q introspectionQueryer) Query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
 	if err := q.upstream.Query(ctx, input, receiver); err != nil {
+		if errs := flatten(err); len(errs) == 1 {
+			return errs[0] // an *upstreamError, seen by errors.As (a graphql.ErrorList hides it)
+		}
 		return err
 	}
 	if res, ok := receiver.(*graphql.IntrospectionQueryResult); ok && res.Schema != nil {
