@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/gid"
@@ -30,6 +31,8 @@ type env struct {
 	svc     *payments.Service
 	pool    *pgxpool.Pool
 	sandbox *sandbox.Sandbox
+	rdb     *redis.Client
+	prefix  string
 	key     jwk.Key
 	url     string
 }
@@ -49,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	}
 	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(func() { srv.Close(); svc.Close() })
-	return &env{svc: svc, pool: pool, sandbox: sb, key: key, url: srv.URL}
+	return &env{svc: svc, pool: pool, sandbox: sb, rdb: rdb, prefix: prefix, key: key, url: srv.URL}
 }
 
 func (e *env) token(t *testing.T, userID, role string) string {
@@ -145,4 +148,9 @@ func (e *env) customer(t *testing.T) (string, string) {
 func (e *env) admin(t *testing.T) string {
 	t.Helper()
 	return e.token(t, uuid.NewString(), auth.RoleAdmin)
+}
+
+// adminCtx is the context of an admin, for calls to the domain service.
+func adminCtx() context.Context {
+	return auth.WithIdentity(context.Background(), auth.Identity{UserID: uuid.NewString(), Role: auth.RoleAdmin})
 }
