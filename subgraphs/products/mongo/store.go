@@ -91,23 +91,29 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		}
 		return d
 	}
-	_, err := s.products.Indexes().CreateMany(ctx, []mongo.IndexModel{
+	indexes := []struct {
+		coll   *mongo.Collection
+		name   string
+		keys   bson.D
+		unique bool
+	}{
 		// Also enforced through claims; the index guards real MongoDB too.
-		{Keys: asc("slug"), Options: options.Index().SetUnique(true).SetName("slug_unique")},
-		{Keys: asc("skus"), Options: options.Index().SetName("skus")},
-		{Keys: asc("categoryIds"), Options: options.Index().SetName("categoryIds")},
-		{Keys: asc("status", "-createdAt", "-_id"), Options: options.Index().SetName("status_newest")},
-		{Keys: asc("status", "sortName", "_id"), Options: options.Index().SetName("status_name")},
-		{Keys: asc("status", "minPrice", "_id"), Options: options.Index().SetName("status_price")},
-	})
-	if err != nil {
-		return fmt.Errorf("create product indexes: %w", err)
+		{s.products, "slug_unique", asc("slug"), true},
+		{s.products, "skus", asc("skus"), false},
+		{s.products, "categoryIds", asc("categoryIds"), false},
+		{s.products, "status_newest", asc("status", "-createdAt", "-_id"), false},
+		{s.products, "status_name", asc("status", "sortName", "_id"), false},
+		{s.products, "status_price", asc("status", "minPrice", "_id"), false},
+		{s.categories, "slug_unique", asc("slug"), true},
 	}
-	_, err = s.categories.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: asc("slug"), Options: options.Index().SetUnique(true).SetName("slug_unique"),
-	})
-	if err != nil {
-		return fmt.Errorf("create category indexes: %w", err)
+	// One at a time: FerretDB v1.24.2's createIndexes panics (and drops the
+	// connection) when two or more of the indexes it is given exist already,
+	// as they do at every start but the first.
+	for _, ix := range indexes {
+		model := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name).SetUnique(ix.unique)}
+		if _, err := ix.coll.Indexes().CreateOne(ctx, model); err != nil {
+			return fmt.Errorf("create index %s.%s: %w", ix.coll.Name(), ix.name, err)
+		}
 	}
 	return nil
 }

@@ -303,3 +303,28 @@ func TestListProducts(t *testing.T) {
 		})
 	}
 }
+
+// TestNewStoreAgain opens the store a second time on the same database, as
+// every start after the first does: its indexes exist already.
+func TestNewStoreAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.Mongo(t, "catalog")
+	first, err := mongostore.NewStore(ctx, db, testenv.Logger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.CreateProduct(ctx, product("Kept", "kept", "KEPT-1")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := mongostore.NewStore(ctx, db, testenv.Logger(), nil)
+	if err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	if _, err := again.ProductBySlug(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.CreateProduct(ctx, product("Other", "kept", "KEPT-2")); apperr.Code(err) != apperr.Conflict {
+		t.Errorf("slug uniqueness lost: %v", err)
+	}
+}
