@@ -1,0 +1,241 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Handler handles one message. Its effect must be idempotent by construction
+// (a message may be delivered more than once); use [Consumer.RunTx] when it
+// is not. Returning an error retries the message; see [Permanent].
+type Handler func(ctx context.Context, m Message) error
+
+// TxHandler handles one message inside a transaction that also records the
+// message in the inbox; a message already in the inbox is not handed to it
+// again. Returning an error rolls both back and retries the message. Write
+// follow-up messages with [Add] in tx.
+type TxHandler func(ctx context.Context, tx pgx.Tx, m Message) error
+
+// ConsumerOptions configures a Consumer. Stream and Group are required; the
+// zero value of every other field is a reasonable default.
+type ConsumerOptions struct {
+	// Stream is the stream to read, without the prefix.
+	Stream string
+	// Group is the consumer group: the replicas of one service that share the
+	// work (each message goes to one of them). Name it after the service and
+	// its purpose, e.g. "orders.saga".
+	Group string
+	// Name identifies this consumer within the group. Default: host name
+	// plus a random suffix. A consumer handles one message at a time; for more
+	// throughput run several, each with its own Name.
+	Name string
+	// Prefix is prepended to Stream and DeadLetterStream to form Redis keys.
+	Prefix string
+	// MaxRetries is how many times a failing message is retried after its
+	// first attempt before it is dead-lettered. Default 5; negative: none.
+	MaxRetries int
+	// Backoff is the wait before the first retry; it doubles with each retry
+	// (with ±20% jitter) up to MaxBackoff. Defaults 100ms and 10s.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// DeadLetterStream receives messages that failed every attempt, with
+	// MetaDeadLetterReason set. Default Stream + ".dead-letter".
+	DeadLetterStream string
+	// ClaimIdle is how long a message may stay delivered but unacknowledged
+	// (its consumer crashed, or is still busy) before another consumer of the
+	// group claims it. Keep it above the longest handling time including all
+	// retries; a message claimed too early is handled twice, which the inbox
+	// absorbs. Default 1 minute.
+	ClaimIdle time.Duration
+	// Log receives handler failures and dead-lettered messages. Default: discard.
+	Log *slog.Logger
+}
+
+// Consumer reads a stream as a member of a consumer group, one message at a
+// time, acknowledging each once handled (or dead-lettered).
+type Consumer struct {
+	rdb  *redis.Client
+	opts ConsumerOptions
+	log  *slog.Logger
+}
+
+// NewConsumer returns a consumer of opts.Stream; Run or RunTx starts it.
+func NewConsumer(rdb *redis.Client, opts ConsumerOptions) *Consumer {
+	if opts.Name == "" {
+		host, _ := os.Hostname()
+		opts.Name = host + "-" + watermill.NewShortUUID()
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 5
+	} else if opts.MaxRetries < 0 {
+		opts.MaxRetries = 0
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 100 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	if opts.DeadLetterStream == "" {
+		opts.DeadLetterStream = opts.Stream + ".dead-letter"
+	}
+	if opts.ClaimIdle <= 0 {
+		opts.ClaimIdle = time.Minute
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{
+		rdb:  rdb,
+		opts: opts,
+		log:  log.With("component", "events.consumer", "stream", opts.Stream, "group", opts.Group, "consumer", opts.Name),
+	}
+}
+
+// RunTx handles messages with h until ctx is done, then returns nil; see
+// [TxHandler]. The inbox lives in pool's schema (see [Migrate]).
+func (c *Consumer) RunTx(ctx context.Context, pool *pgxpool.Pool, h TxHandler) error {
+	if pool == nil || h == nil {
+		return errors.New("events consumer: RunTx needs a pool and a handler")
+	}
+	return c.Run(ctx, func(ctx context.Context, m Message) error {
+		return c.handleOnce(ctx, pool, m, h)
+	})
+}
+
+// handleOnce runs h in a transaction that first records m in the inbox.
+func (c *Consumer) handleOnce(ctx context.Context, pool *pgxpool.Pool, m Message, h TxHandler) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// A concurrent delivery of the same message waits here on the primary
+		// key until this transaction ends, then sees it handled.
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO events_inbox (stream, consumer_group, message_id) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, c.opts.Stream, c.opts.Group, m.ID)
+		if err != nil {
+			return fmt.Errorf("record message %s in inbox: %w", m.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			c.log.Debug("dropped duplicate message", "message_id", m.ID, "type", m.Type)
+			return nil
+		}
+		return h(ctx, tx, m)
+	})
+}
+
+// Run handles messages with h until ctx is done, then returns nil. A message
+// whose handler fails is retried with backoff, then dead-lettered and
+// logged; the consumer goes on with the next message. Run returns an error
+// if it cannot start, or if the subscription ends while ctx is not done.
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	if c.opts.Stream == "" || c.opts.Group == "" || h == nil {
+		return errors.New("events consumer: Stream, Group and a handler are required")
+	}
+	// Watermill logs its routine lifecycle at Info; keep that at Debug.
+	wlog := watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	client := sharedClient{c.rdb}
+	sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
+		Client:        client,
+		Unmarshaller:  unmarshaller{},
+		Consumer:      c.opts.Name,
+		ConsumerGroup: c.opts.Group,
+		ClaimInterval: min(c.opts.ClaimIdle/2, 5*time.Second),
+		MaxIdleTime:   c.opts.ClaimIdle,
+		// A new group starts at the beginning of the stream, so that what was
+		// published before the group's first start is not skipped.
+		OldestId: "0",
+		// Block for BlockTime (100ms) rather than forever, so that Run stops.
+		DisableIndefiniteInitialBlock: true,
+	}, wlog)
+	if err != nil {
+		return fmt.Errorf("events consumer: %w", err)
+	}
+	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: client}, wlog)
+	if err != nil {
+		return fmt.Errorf("events consumer: %w", err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{}, wlog)
+	if err != nil {
+		return fmt.Errorf("events consumer: %w", err)
+	}
+	// A message interrupted by shutdown is not dead-lettered: it stays
+	// pending, and is claimed after ClaimIdle.
+	running := func(error) bool { return ctx.Err() == nil }
+	poison, err := middleware.PoisonQueueWithFilter(pub, c.opts.Prefix+c.opts.DeadLetterStream, running)
+	if err != nil {
+		return fmt.Errorf("events consumer: %w", err)
+	}
+	retry := middleware.Retry{
+		MaxRetries:          c.opts.MaxRetries,
+		InitialInterval:     c.opts.Backoff,
+		MaxInterval:         c.opts.MaxBackoff,
+		Multiplier:          2,
+		RandomizationFactor: 0.2,
+		ShouldRetry: func(p middleware.RetryParams) bool {
+			return !isPermanent(p.Err) && ctx.Err() == nil
+		},
+	}
+	// Outermost first: dead-letter, log the give-up, retry, log each failure,
+	// turn a panic into an error.
+	router.AddMiddleware(poison, c.logGiveUp(ctx), retry.Middleware, c.logFailure, middleware.Recoverer)
+	router.AddConsumerHandler(c.opts.Group, c.opts.Prefix+c.opts.Stream, sub, func(msg *message.Message) error {
+		m, err := fromWatermill(msg)
+		if err != nil {
+			return Permanent(err)
+		}
+		return h(msg.Context(), m)
+	})
+	if err := router.Run(ctx); err != nil {
+		return fmt.Errorf("events consumer: %w", err)
+	}
+	if ctx.Err() == nil {
+		return fmt.Errorf("events consumer %s/%s: subscription ended unexpectedly", c.opts.Stream, c.opts.Group)
+	}
+	return nil
+}
+
+// logFailure logs each failed attempt.
+func (c *Consumer) logFailure(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && msg.Context().Err() == nil {
+			c.log.Warn("message handler failed", "message_id", msg.UUID, "type", messageType(msg), "error", err)
+		}
+		return out, err
+	}
+}
+
+// logGiveUp logs a message that is about to be dead-lettered.
+func (c *Consumer) logGiveUp(ctx context.Context) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err != nil && ctx.Err() == nil {
+				c.log.Error("giving up on message; sending it to the dead-letter stream",
+					"message_id", msg.UUID, "type", messageType(msg),
+					"dead_letter_stream", c.opts.DeadLetterStream, "permanent", isPermanent(err), "error", err)
+			}
+			return out, err
+		}
+	}
+}
+
+func messageType(msg *message.Message) string {
+	m, err := fromWatermill(msg)
+	if err != nil {
+		return ""
+	}
+	return m.Type
+}
