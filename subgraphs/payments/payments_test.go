@@ -14,6 +14,7 @@ import (
 const paymentFields = `
 	id
 	order { id }
+	customer { id }
 	amount { amount currency formatted }
 	capturedAmount { amount currency }
 	refundedAmount { amount currency }
@@ -31,6 +32,7 @@ type moneyJSON struct {
 type paymentJSON struct {
 	ID             string `json:"id"`
 	Order          struct{ ID string }
+	Customer       struct{ ID string }
 	Amount         moneyJSON `json:"amount"`
 	CapturedAmount moneyJSON `json:"capturedAmount"`
 	RefundedAmount moneyJSON `json:"refundedAmount"`
@@ -76,7 +78,8 @@ func TestReadPayment(t *testing.T) {
 		}
 		var p paymentJSON
 		r.into(t, "payment", &p)
-		if p.ID != paymentID(authorized) || p.Order.ID != orderID(authorized) || p.Status != "AUTHORIZED" || p.Provider != "sandbox" {
+		if p.ID != paymentID(authorized) || p.Order.ID != orderID(authorized) || p.Customer.ID != gid.Encode("User", custID) ||
+			p.Status != "AUTHORIZED" || p.Provider != "sandbox" {
 			t.Errorf("payment = %+v", p)
 		}
 		if p.Amount != (moneyJSON{4999, "USD", "USD 49.99"}) || p.CapturedAmount.Amount != 0 || p.RefundedAmount.Amount != 0 {
@@ -333,6 +336,7 @@ func TestOrderPayment(t *testing.T) {
 			{otherToken, paymentID(p), true},
 			{otherToken, refundID, true},
 			{custToken, gid.Encode("Product", "p1"), true},
+			{custToken, gid.Encode("User", custID), false},
 		} {
 			r := e.do(t, tc.token, q, map[string]any{"id": tc.id})
 			if len(r.Errors) > 0 || (string(r.Data["node"]) == "null") != tc.null {

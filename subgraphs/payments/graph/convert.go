@@ -13,6 +13,7 @@ const (
 	typePayment = "Payment"
 	typeRefund  = "Refund"
 	typeOrder   = "Order"
+	typeUser    = "User"
 )
 
 func toPayment(p *payment.Payment) *model.Payment {
@@ -23,6 +24,7 @@ func toPayment(p *payment.Payment) *model.Payment {
 	return &model.Payment{
 		ID:             gid.Encode(typePayment, p.ID),
 		Order:          &model.Order{ID: gid.Encode(typeOrder, p.OrderID)},
+		Customer:       &model.User{ID: gid.Encode(typeUser, p.CustomerID)},
 		Amount:         &amount,
 		CapturedAmount: &captured,
 		RefundedAmount: &refunded,

@@ -22,6 +22,9 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 	switch typ {
 	case typeOrder:
 		return &model.Order{ID: id}, nil
+	case typeUser:
+		// Owned by the users subgraph: a stub.
+		return &model.User{ID: id}, nil
 	case typePayment:
 		p, err := r.Payment(ctx, id)
 		if p == nil || err != nil {

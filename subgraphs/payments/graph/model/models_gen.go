@@ -61,6 +61,8 @@ type Payment struct {
 	ID string `json:"id"`
 	// The order the payment is for.
 	Order *Order `json:"order"`
+	// The customer who pays.
+	Customer *User `json:"customer"`
 	// The amount authorized (held on the card).
 	Amount *money.Money `json:"amount"`
 	// The amount collected: zero until the payment is captured.
@@ -135,6 +137,19 @@ func (Refund) IsEntity() {}
 type RefundByIDsInput struct {
 	ID string `json:"ID"`
 }
+
+// A registered user, owned by the users subgraph.
+type User struct {
+	// The global ID of the user.
+	ID string `json:"id"`
+}
+
+func (User) IsNode() {}
+
+// The global ID of the object.
+func (this User) GetID() string { return this.ID }
+
+func (User) IsEntity() {}
 
 // What happened to a payment.
 type PaymentEventType string
