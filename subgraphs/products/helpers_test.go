@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,12 +256,4 @@ func localKey(t *testing.T, id string) string {
 		t.Fatal(err)
 	}
 	return key
-}
-
-func names(ps []product) string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Name
-	}
-	return strings.Join(out, ", ")
 }

@@ -53,7 +53,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := catalog.NewService(store, c.Log, c.Now)
+	svc := catalog.NewService(store, c.Now)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Catalog: svc}})
 	h := subgraph.Handler(es, subgraph.Options{
 		Name:       "products",

@@ -561,7 +561,7 @@ func TestEntitiesAndNode(t *testing.T) {
 		rep("Product", gid.Encode("Product", "nope")),
 		rep("Product", draft.ID),
 		rep("Variant", gid.Encode("Variant", "HAT-1")),
-		rep("Product", s.blueID(t)),
+		rep("Product", s.products["Blue Shirt"].ID),
 	}
 	var out struct {
 		Entities []map[string]any `json:"_entities"`
@@ -586,7 +586,7 @@ func TestEntitiesAndNode(t *testing.T) {
 		"null",
 		"null", // drafts stay hidden from customers
 		"null",
-		fmt.Sprintf(`{"__typename":"Product","id":%q,"name":"Blue Shirt","status":"ACTIVE"}`, s.blueID(t)),
+		fmt.Sprintf(`{"__typename":"Product","id":%q,"name":"Blue Shirt","status":"ACTIVE"}`, s.products["Blue Shirt"].ID),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("entities:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
@@ -643,8 +643,6 @@ func TestEntitiesAndNode(t *testing.T) {
 		e.fails(t, "", q, map[string]any{"id": "%%%"}, "INVALID_INPUT", "")
 	})
 }
-
-func (s *shop) blueID(t *testing.T) string { return s.products["Blue Shirt"].ID }
 
 func TestUpdateProduct(t *testing.T) {
 	t.Parallel()

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,19 +34,16 @@ const (
 // DRAFT products stay hidden.
 type Service struct {
 	store Store
-	log   *slog.Logger
 	now   func() time.Time
 }
 
-// NewService returns the catalog on store. now defaults to time.Now.
-func NewService(store Store, log *slog.Logger, now func() time.Time) *Service {
-	if log == nil {
-		log = slog.Default()
-	}
+// NewService returns the catalog on store. now defaults to time.Now. The
+// service logs nothing itself: its errors are logged once, at the edge.
+func NewService(store Store, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, log: log, now: now}
+	return &Service{store: store, now: now}
 }
 
 func isAdmin(ctx context.Context) bool {

@@ -70,7 +70,7 @@ func TestLookupsAreBatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &countingStore{Store: inner, calls: map[string]int{}}
-	svc := catalog.NewService(store, testenv.Logger(), nil)
+	svc := catalog.NewService(store, nil)
 	admin := auth.WithIdentity(ctx, auth.Identity{UserID: "a", Role: auth.RoleAdmin})
 
 	top, err := svc.CreateCategory(admin, catalog.CategoryInput{Name: "Top"})
