@@ -43,7 +43,8 @@
 // delivery is at least once, and duplicates (a relay that failed after XADD,
 // a message claimed from a consumer that was slow rather than dead) are
 // dropped by the inbox, keyed by stream, group and message ID. Each consumer
-// handles one message at a time; the members of a group share a stream. A
+// handles one message at a time (a message being retried holds up the ones
+// behind it on that consumer); the members of a group share a stream. A
 // failing message is retried with exponential backoff, then sent to a
 // dead-letter stream and logged at Error, and the consumer goes on with the
 // next. Messages left unacknowledged by a crashed consumer are claimed by
@@ -78,8 +79,8 @@
 //     server, in any service, holds back every relay;
 //   - its queue schema acknowledges the whole batch it read even when it
 //     stopped part-way (a message read but not forwarded is lost on Close);
-//   - its tables are named per topic ("watermill_<topic>") and its Publisher
-//     wants the database/sql-style adapter around the caller's pgx.Tx.
+//   - its tables are one per topic ("watermill_<topic>"), with no columns
+//     for the stream, type and key that an operator looks for.
 //
 // The relay is small: in one transaction it takes a per-schema advisory lock,
 // reads the oldest rows, XADDs them in one pipeline and deletes them.
