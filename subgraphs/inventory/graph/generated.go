@@ -804,12 +804,10 @@ the representations of a type in one call.
 """
 directive @entityResolver(multi: Boolean) on OBJECT
 
-"""
-A purchasable variant (SKU) of a product, owned by the products subgraph.
-Inventory adds its stock.
-"""
+# Variant is owned by the products subgraph; inventory adds its stock. Types
+# and fields owned elsewhere carry no description here, so that the owner's
+# description is the supergraph's.
 type Variant implements Node @key(fields: "id") @entityResolver(multi: true) {
-  "The global ID of the variant."
   id: ID!
   "The variant's stock level. Public. A SKU that was never stocked reads 0 on hand, 0 reserved, 0 available."
   stock: Stock!
@@ -972,15 +970,14 @@ enum ReservationStatus {
   REJECTED
 }
 
-"An order, owned by the orders subgraph."
+# An order, owned by the orders subgraph.
 type Order implements Node @key(fields: "id", resolvable: false) {
-  "The global ID of the order."
   id: ID!
 }
 
-"A user, owned by the users subgraph (declared for composition: see shared.graphqls)."
+# A user, owned by the users subgraph (declared for composition: see
+# shared.graphqls).
 type User implements Node @key(fields: "id", resolvable: false) {
-  "The global ID of the user."
   id: ID!
 }
 

@@ -21,9 +21,7 @@ type Node interface {
 type Mutation struct {
 }
 
-// An order, owned by the orders subgraph.
 type Order struct {
-	// The global ID of the order.
 	ID string `json:"id"`
 }
 
@@ -184,9 +182,7 @@ type StockShortage struct {
 	Available int `json:"available"`
 }
 
-// A user, owned by the users subgraph (declared for composition: see shared.graphqls).
 type User struct {
-	// The global ID of the user.
 	ID string `json:"id"`
 }
 
@@ -197,10 +193,7 @@ func (this User) GetID() string { return this.ID }
 
 func (User) IsEntity() {}
 
-// A purchasable variant (SKU) of a product, owned by the products subgraph.
-// Inventory adds its stock.
 type Variant struct {
-	// The global ID of the variant.
 	ID string `json:"id"`
 	// The variant's stock level. Public. A SKU that was never stocked reads 0 on hand, 0 reserved, 0 available.
 	Stock *Stock `json:"stock"`
