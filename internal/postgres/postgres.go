@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -56,12 +57,19 @@ func Open(ctx context.Context, dbURL, schema string, migrations fs.FS, log *slog
 
 // Migrate applies the pending migrations in fsys to the pool's schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, log *slog.Logger) error {
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	locker, err := lock.NewPostgresSessionLocker()
+	// One lock per schema, so that services (and parallel tests) migrating
+	// at the same time do not queue behind goose's one database-wide lock.
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("migrations: current schema: %w", err)
+	}
+	lockID := int64(crc64.Checksum([]byte("shopgraph.migrate:"+schema), crc64.MakeTable(crc64.ECMA)))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return err
 	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
