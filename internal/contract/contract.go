@@ -177,6 +177,7 @@ type CreateShipment struct {
 // ShipmentResult is the payload of every shipping event.
 type ShipmentResult struct {
 	OrderID        string `json:"orderId"`
+	CustomerID     string `json:"customerId"`
 	ShipmentID     string `json:"shipmentId"`
 	TrackingNumber string `json:"trackingNumber,omitempty"`
 	Carrier        string `json:"carrier,omitempty"`
@@ -192,7 +193,10 @@ type OrderStatusChanged struct {
 	Previous   string      `json:"previous,omitempty"`
 	Reason     string      `json:"reason,omitempty"`
 	Total      money.Money `json:"total"`
-	At         time.Time   `json:"at"`
+	// TrackingNumber and Carrier are set when the order ships.
+	TrackingNumber string    `json:"trackingNumber,omitempty"`
+	Carrier        string    `json:"carrier,omitempty"`
+	At             time.Time `json:"at"`
 }
 
 // UserRegistered is the payload of TypeUserRegistered.
