@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/contract"
@@ -32,9 +33,9 @@ type Store struct {
 
 var _ stock.Store = (*Store)(nil)
 
-// NewStore returns a store on db, a *pgxpool.Pool whose schema has the
-// store's Migrations and internal/events' tables.
-func NewStore(db conn) *Store { return &Store{db: db} }
+// NewStore returns a store on pool, whose schema has the store's Migrations
+// and internal/events' tables.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{db: pool} }
 
 // WithTx returns a store whose changes run inside tx, the transaction of the
 // message consumer that delivered cause, and whose events follow up on cause.
