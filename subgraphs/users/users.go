@@ -44,7 +44,8 @@ type Config struct {
 	// within LoginLimitWindow. Zero means the defaults: 5, 20 and 15 minutes.
 	LoginLimitPerAccount, LoginLimitPerAddress int
 	LoginLimitWindow                           time.Duration
-	Log                                        *slog.Logger
+	// Log is the service's logger; the caller labels it (service=users).
+	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,7 +74,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	log := c.Log.With("service", "users")
+	log := c.Log
 	limiter, err := loginlimit.New(loginlimit.Config{
 		Redis:      c.Redis,
 		Prefix:     c.RedisPrefix,

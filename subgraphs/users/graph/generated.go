@@ -617,6 +617,11 @@ interface Node {
   id: ID!
 }
 
+# Apollo composition requires the possible runtime types of the shareable
+# ` + "`" + `node` + "`" + ` field to intersect across subgraphs. So every subgraph that does not
+# own User declares the id-only stub
+#   type User implements Node @key(fields: "id", resolvable: false) { id: ID! }
+# and node() answers a User ID with that stub.
 type Query {
   "Fetches any object by its global ID. Returns null if there is no such object."
   node(id: ID!): Node @shareable

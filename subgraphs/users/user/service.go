@@ -132,9 +132,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 		s.log.WarnContext(ctx, "login rate-limited", "account", account, "addr", in.ClientAddr, "retry_after", wait)
 		return Session{}, apperr.Errorf(apperr.RateLimited, "too many failed sign-in attempts; try again in %s", humanDuration(wait))
 	}
-	u, err := s.store.UserByEmail(ctx, email)
+	var u User
+	err = apperr.Errorf(apperr.NotFound, "no such user")
+	// Nothing longer than any valid email or password can match.
+	if email != "" && len(email) <= 254 && len(in.Password) <= 4*MaxPasswordLen {
+		u, err = s.store.UserByEmail(ctx, email)
+	}
 	switch {
-	case apperr.Code(err) == apperr.NotFound || email == "" || len(in.Password) > 4*MaxPasswordLen:
+	case apperr.Code(err) == apperr.NotFound:
 		// Spend the time a real check takes, so timing does not tell
 		// which emails are registered.
 		_, _ = s.hasher.Verify(ctx, s.dummyHash, in.Password)
