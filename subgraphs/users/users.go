@@ -98,7 +98,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	}
 	if c.AdminEmail != "" {
 		if err := svc.EnsureAdmin(ctx, c.AdminEmail, c.AdminPassword); err != nil {
-			return nil, fmt.Errorf("users: admin %s: %w", c.AdminEmail, err)
+			return nil, fmt.Errorf("admin %s: %w", c.AdminEmail, err)
 		}
 	}
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Users: svc, Log: log}})
