@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -23,22 +25,28 @@ import (
 	"github.com/shopgraph/shopgraph/internal/mongodb"
 	"github.com/shopgraph/shopgraph/internal/postgres"
 	"github.com/shopgraph/shopgraph/internal/redisconn"
-	"github.com/shopgraph/shopgraph/subgraphs/products"
-	"github.com/shopgraph/shopgraph/subgraphs/users"
-	userspg "github.com/shopgraph/shopgraph/subgraphs/users/postgres"
 )
 
-// service is one subgraph: how to build its HTTP handler from the shared
-// dependencies.
-type service struct {
-	name  string
-	build func(ctx context.Context, a *app) (http.Handler, func(), error)
+// component is a built service: its HTTP handler and, for services that
+// consume streams or run timers, a loop that runs until its context ends.
+type component struct {
+	handler http.Handler
+	run     func(ctx context.Context) error
 }
 
-// services are the subgraphs this binary can run, in start-up order.
+// service is one subgraph: how to build it from the shared dependencies.
+type service struct {
+	name  string
+	build func(ctx context.Context, a *app) (component, error)
+}
+
+// services are the subgraphs this binary runs, in start-up order (a service
+// comes after those whose URL it needs).
 var services = []service{
 	{"users", buildUsers},
 	{"products", buildProducts},
+	{"inventory", buildInventory},
+	{"payments", buildPayments},
 }
 
 // app holds what the running targets share, opened on first use.
@@ -48,15 +56,21 @@ type app struct {
 
 	servers []*httpserver.Server
 	closers []func()
+	group   *errgroup.Group
+	gctx    context.Context
 
 	redis    *redis.Client
 	mongo    *mongo.Client
 	key      jwk.Key
 	verifier *auth.Verifier
-	urls     map[string]string // service name → URL the gateway uses
+	urls     map[string]string // service name → URL the gateway and services use
 }
 
+// start builds and starts every target this process runs: the services
+// first (serving and running their loops at once, since the gateway
+// introspects them), then the gateway.
 func (a *app) start(ctx context.Context) error {
+	a.group, a.gctx = errgroup.WithContext(ctx)
 	a.urls = map[string]string{}
 	known := map[string]bool{"all": true, "gateway": true}
 	for _, s := range services {
@@ -66,26 +80,35 @@ func (a *app) start(ctx context.Context) error {
 		return fmt.Errorf("-target=%s: this build does not include the %s service yet", a.cfg.Target, a.cfg.Target)
 	}
 	for _, s := range services {
+		a.urls[s.name] = a.cfg.ServiceURL(s.name)
+	}
+	for _, s := range services {
 		if !a.cfg.Runs(s.name) {
-			a.urls[s.name] = a.cfg.ServiceURL(s.name)
 			continue
 		}
-		h, closeFn, err := s.build(ctx, a)
+		c, err := s.build(ctx, a)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		a.closers = append(a.closers, closeFn)
-		srv, err := a.listen(s.name, h)
+		srv, err := a.listen(s.name, c.handler)
 		if err != nil {
 			return err
 		}
-		a.urls[s.name] = fmt.Sprintf("http://%s/graphql", net.JoinHostPort(dialHost(a.cfg.Host), strconv.Itoa(srv.Port())))
-		if a.cfg.URLs[s.name] != "" && a.cfg.Target != "all" {
-			a.urls[s.name] = a.cfg.URLs[s.name]
+		if c.run != nil {
+			a.group.Go(func() error {
+				if err := c.run(a.gctx); err != nil && a.gctx.Err() == nil {
+					return fmt.Errorf("%s: %w", s.name, err)
+				}
+				return nil
+			})
+		}
+		if a.cfg.Target == "all" || a.cfg.URLs[s.name] == "" {
+			// All-in-one mode: reach each service where it actually listens.
+			a.urls[s.name] = "http://" + net.JoinHostPort(dialHost(a.cfg.Host), strconv.Itoa(srv.Port())) + "/graphql"
 		}
 	}
 	if a.cfg.Runs("gateway") {
-		v, err := a.tokenVerifier(ctx)
+		v, err := a.tokenVerifier()
 		if err != nil {
 			return err
 		}
@@ -118,21 +141,19 @@ func (a *app) listen(name string, h http.Handler) (*httpserver.Server, error) {
 		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 	}
 	a.servers = append(a.servers, srv)
+	a.group.Go(func() error {
+		if err := srv.Serve(a.gctx, a.cfg.ShutdownTimeout); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	})
 	return srv, nil
 }
 
-// serve serves every listener until ctx is done, then shuts them all down.
-func (a *app) serve(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, s := range a.servers {
-		g.Go(func() error {
-			if err := s.Serve(gctx, a.cfg.ShutdownTimeout); err != nil {
-				return fmt.Errorf("%s: %w", s.Name, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
+// wait serves until the context given to start is done (or a listener or
+// service loop fails), then waits for every server to shut down.
+func (a *app) wait() error {
+	return a.group.Wait()
 }
 
 func (a *app) printURLs(w io.Writer) {
@@ -150,9 +171,7 @@ func (a *app) printURLs(w io.Writer) {
 
 func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
-		if a.closers[i] != nil {
-			a.closers[i]()
-		}
+		a.closers[i]()
 	}
 }
 
@@ -162,6 +181,16 @@ func dialHost(host string) string {
 		return "localhost"
 	}
 	return host
+}
+
+// pool opens service s's PostgreSQL schema with its migrations applied.
+func (a *app) pool(ctx context.Context, s string, migrations fs.FS) (*pgxpool.Pool, error) {
+	p, err := postgres.Open(ctx, a.cfg.DatabaseURLFor(s), s, migrations, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, p.Close)
+	return p, nil
 }
 
 func (a *app) redisClient(ctx context.Context) (*redis.Client, error) {
@@ -176,35 +205,34 @@ func (a *app) redisClient(ctx context.Context) (*redis.Client, error) {
 	return a.redis, nil
 }
 
-// mongoClient connects to MONGODB_URI, or starts the embedded FerretDB in the
-// data directory when none is set.
-func (a *app) mongoClient(ctx context.Context) (*mongo.Client, error) {
-	if a.mongo != nil {
-		return a.mongo, nil
-	}
-	uri := a.cfg.MongoURI
-	if uri == "" {
-		if a.cfg.Target != "all" {
-			a.log.Warn("no -mongodb-uri set: using an embedded FerretDB in the data directory")
+// mongoDB returns the database of service s: on MONGODB_URI, or on the
+// embedded FerretDB in the data directory when none is set.
+func (a *app) mongoDB(ctx context.Context, s string) (*mongo.Database, error) {
+	if a.mongo == nil {
+		uri := a.cfg.MongoURI
+		if uri == "" {
+			if a.cfg.Target != "all" {
+				a.log.Warn("no -mongodb-uri set: using an embedded FerretDB in the data directory")
+			}
+			e, err := mongodb.StartEmbedded(ctx, filepath.Join(a.cfg.DataDir, "ferretdb"), a.log)
+			if err != nil {
+				return nil, err
+			}
+			a.closers = append(a.closers, e.Stop)
+			uri = e.URI
 		}
-		e, err := mongodb.StartEmbedded(ctx, filepath.Join(a.cfg.DataDir, "ferretdb"), a.log)
+		c, err := mongodb.Connect(ctx, uri)
 		if err != nil {
 			return nil, err
 		}
-		a.closers = append(a.closers, e.Stop)
-		uri = e.URI
+		a.mongo = c
+		a.closers = append(a.closers, func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.Disconnect(cctx)
+		})
 	}
-	c, err := mongodb.Connect(ctx, uri)
-	if err != nil {
-		return nil, err
-	}
-	a.mongo = c
-	a.closers = append(a.closers, func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = c.Disconnect(cctx)
-	})
-	return c, nil
+	return a.mongo.Database("shopgraph_" + s), nil
 }
 
 // signingKey loads the users service's key: the configured PEM file, or one
@@ -230,7 +258,7 @@ func (a *app) signingKey() (jwk.Key, error) {
 
 // tokenVerifier trusts the local signing key when this process runs the
 // users service, and the users service's JWKS otherwise.
-func (a *app) tokenVerifier(ctx context.Context) (*auth.Verifier, error) {
+func (a *app) tokenVerifier() (*auth.Verifier, error) {
 	if a.verifier != nil {
 		return a.verifier, nil
 	}
@@ -248,72 +276,4 @@ func (a *app) tokenVerifier(ctx context.Context) (*auth.Verifier, error) {
 		a.verifier = auth.NewVerifier(&auth.RemoteKeys{URL: a.cfg.JWKSEndpoint(), MinRefresh: time.Minute}, nil)
 	}
 	return a.verifier, nil
-}
-
-func buildUsers(ctx context.Context, a *app) (http.Handler, func(), error) {
-	pool, err := postgres.Open(ctx, a.cfg.DatabaseURLFor("users"), "users", userspg.Migrations, a.log)
-	if err != nil {
-		return nil, nil, err
-	}
-	rdb, err := a.redisClient(ctx)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	key, err := a.signingKey()
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	signer, err := auth.NewSigner(key, a.cfg.AccessTokenTTL, nil)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	jwks, err := auth.PublicSet(key)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	v, err := a.tokenVerifier(ctx)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	svc, err := users.New(ctx, users.Config{
-		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:",
-		Signer: signer, Verifier: v, JWKS: jwks,
-		RefreshTTL:           a.cfg.RefreshTokenTTL,
-		AdminEmail:           a.cfg.AdminEmail,
-		AdminPassword:        a.cfg.AdminPassword,
-		LoginLimitPerAccount: a.cfg.LoginLimitPerAccount,
-		LoginLimitPerAddress: a.cfg.LoginLimitPerAddress,
-		LoginLimitWindow:     a.cfg.LoginLimitWindow,
-		Log:                  a.log.With("service", "users"),
-	})
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return svc.Handler, func() { svc.Close(); pool.Close() }, nil
-}
-
-func buildProducts(ctx context.Context, a *app) (http.Handler, func(), error) {
-	mc, err := a.mongoClient(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	v, err := a.tokenVerifier(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := products.New(ctx, products.Config{
-		DB:       mc.Database("shopgraph_products"),
-		Verifier: v,
-		Log:      a.log.With("service", "products"),
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return svc.Handler, svc.Close, nil
 }

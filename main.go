@@ -40,12 +40,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log := newLogger(cfg, os.Stderr)
 	a := &app{cfg: cfg, log: log}
 	defer a.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if err := a.start(ctx); err != nil {
+		cancel()
+		_ = a.wait() // stop what had started
 		return err
 	}
 	a.printURLs(stdout)
 	log.Info("shopgraph started", "target", cfg.Target)
-	err = a.serve(ctx)
+	err = a.wait()
 	log.Info("shopgraph stopped")
 	return err
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+
+	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/subgraphs/inventory"
+	inventorypg "github.com/shopgraph/shopgraph/subgraphs/inventory/postgres"
+	"github.com/shopgraph/shopgraph/subgraphs/payments"
+	paymentspg "github.com/shopgraph/shopgraph/subgraphs/payments/postgres"
+	"github.com/shopgraph/shopgraph/subgraphs/products"
+	"github.com/shopgraph/shopgraph/subgraphs/users"
+	userspg "github.com/shopgraph/shopgraph/subgraphs/users/postgres"
+)
+
+// The builders below wire each subgraph from the configuration; each opens
+// only what its service needs.
+
+func buildUsers(ctx context.Context, a *app) (component, error) {
+	pool, err := a.pool(ctx, "users", userspg.Migrations)
+	if err != nil {
+		return component{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return component{}, err
+	}
+	key, err := a.signingKey()
+	if err != nil {
+		return component{}, err
+	}
+	signer, err := auth.NewSigner(key, a.cfg.AccessTokenTTL, nil)
+	if err != nil {
+		return component{}, err
+	}
+	jwks, err := auth.PublicSet(key)
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := users.New(ctx, users.Config{
+		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:",
+		Signer: signer, Verifier: v, JWKS: jwks,
+		RefreshTTL:           a.cfg.RefreshTokenTTL,
+		AdminEmail:           a.cfg.AdminEmail,
+		AdminPassword:        a.cfg.AdminPassword,
+		LoginLimitPerAccount: a.cfg.LoginLimitPerAccount,
+		LoginLimitPerAddress: a.cfg.LoginLimitPerAddress,
+		LoginLimitWindow:     a.cfg.LoginLimitWindow,
+		Log:                  a.log.With("service", "users"),
+	})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler}, nil
+}
+
+func buildProducts(ctx context.Context, a *app) (component, error) {
+	db, err := a.mongoDB(ctx, "products")
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := products.New(ctx, products.Config{DB: db, Verifier: v, Log: a.log.With("service", "products")})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler}, nil
+}
+
+func buildInventory(ctx context.Context, a *app) (component, error) {
+	pool, err := a.pool(ctx, "inventory", inventorypg.Migrations)
+	if err != nil {
+		return component{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := inventory.New(ctx, inventory.Config{
+		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix,
+		ProductsURL: a.urls["products"], Verifier: v,
+		Log: a.log.With("service", "inventory"),
+	})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler, run: svc.Run}, nil
+}
+
+func buildPayments(ctx context.Context, a *app) (component, error) {
+	pool, err := a.pool(ctx, "payments", paymentspg.Migrations)
+	if err != nil {
+		return component{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := payments.New(ctx, payments.Config{
+		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, Verifier: v,
+		Log: a.log.With("service", "payments"),
+	})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler, run: svc.Run}, nil
+}
