@@ -174,6 +174,15 @@ type CreateShipment struct {
 	Lines      []Line  `json:"lines"`
 }
 
+// CancelShipment is the payload of TypeCancelShipment. A cancel for an order
+// that has no shipment yet is remembered, so that a later CreateShipment for
+// it creates none.
+type CancelShipment struct {
+	OrderID    string `json:"orderId"`
+	CustomerID string `json:"customerId,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
 // ShipmentResult is the payload of every shipping event.
 type ShipmentResult struct {
 	OrderID        string `json:"orderId"`
