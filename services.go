@@ -42,7 +42,7 @@ func buildUsers(ctx context.Context, a *app) (component, error) {
 		return component{}, err
 	}
 	svc, err := users.New(ctx, users.Config{
-		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:",
+		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:", StreamPrefix: a.cfg.RedisPrefix,
 		Signer: signer, Verifier: v, JWKS: jwks,
 		RefreshTTL:           a.cfg.RefreshTokenTTL,
 		AdminEmail:           a.cfg.AdminEmail,
@@ -55,7 +55,7 @@ func buildUsers(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler}, nil
+	return component{handler: svc.Handler, run: svc.Run}, nil
 }
 
 func buildProducts(ctx context.Context, a *app) (component, error) {

@@ -98,3 +98,14 @@ func isPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
 }
+
+// FromStream decodes the Message in the fields of one Redis stream entry
+// (as XRANGE or XREAD return them), for tools and tests that read a stream
+// directly, such as a dead-letter stream.
+func FromStream(values map[string]any) (Message, error) {
+	msg, err := unmarshaller{}.Unmarshal(values)
+	if err != nil {
+		return Message{}, err
+	}
+	return fromWatermill(msg)
+}

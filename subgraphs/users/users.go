@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
 	"github.com/shopgraph/shopgraph/subgraphs/users/graph"
 	"github.com/shopgraph/shopgraph/subgraphs/users/loginlimit"
@@ -30,6 +31,9 @@ type Config struct {
 	DB          *pgxpool.Pool
 	Redis       *redis.Client
 	RedisPrefix string
+	// StreamPrefix starts the stream names (the deployment's Redis prefix,
+	// the same in every service); UserRegistered goes to users.events.
+	StreamPrefix string
 	// Signer issues access tokens; Verifier checks the bearer tokens of
 	// requests; JWKS is served at /.well-known/jwks.json.
 	Signer   *auth.Signer
@@ -57,6 +61,8 @@ type Service struct {
 	Handler http.Handler
 	// Users is the domain service behind the handler.
 	Users *user.Service
+
+	relay *events.Relay
 }
 
 // New builds the users service and, if configured, makes sure the admin user
@@ -75,6 +81,9 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		c.Log = slog.Default()
 	}
 	log := c.Log
+	if err := events.Migrate(ctx, c.DB, log); err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
 	limiter, err := loginlimit.New(loginlimit.Config{
 		Redis:      c.Redis,
 		Prefix:     c.RedisPrefix,
@@ -111,7 +120,12 @@ func New(ctx context.Context, c Config) (*Service, error) {
 			mux.Handle("GET /.well-known/jwks.json", auth.JWKSHandler(c.JWKS))
 		},
 	})
-	return &Service{Handler: h, Users: svc}, nil
+	return &Service{Handler: h, Users: svc, relay: events.NewRelay(c.DB, c.Redis, events.RelayOptions{Prefix: c.StreamPrefix, Log: log})}, nil
+}
+
+// Run publishes the users service's events (UserRegistered) until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return s.relay.Run(ctx)
 }
 
 // Close releases what New started. The pool and the Redis client belong to

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
 	"github.com/shopgraph/shopgraph/internal/testenv"
@@ -51,7 +52,11 @@ func (noLimit) Succeeded(context.Context, string, string) error                {
 func TestBatching(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := &countingStore{PGStore: userspg.NewStore(testenv.Postgres(t, "users", userspg.Migrations), testenv.Logger())}
+	pool := testenv.Postgres(t, "users", userspg.Migrations)
+	if err := events.Migrate(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{PGStore: userspg.NewStore(pool, testenv.Logger())}
 	key, ver := testenv.SigningKey(t)
 	signer, err := auth.NewSigner(key, time.Minute, nil)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 	userspg "github.com/shopgraph/shopgraph/subgraphs/users/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/users/user"
@@ -17,7 +18,11 @@ var t0 = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
 
 func newStore(t *testing.T) *userspg.PGStore {
 	t.Helper()
-	return userspg.NewStore(testenv.Postgres(t, "users", userspg.Migrations), testenv.Logger())
+	pool := testenv.Postgres(t, "users", userspg.Migrations)
+	if err := events.Migrate(context.Background(), pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	return userspg.NewStore(pool, testenv.Logger())
 }
 
 func newUser(email string) user.User {

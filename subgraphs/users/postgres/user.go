@@ -3,6 +3,10 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopgraph/shopgraph/internal/contract"
+	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/subgraphs/users/user"
 )
 
@@ -13,11 +17,21 @@ func (r userRow) user() user.User {
 	}
 }
 
-// CreateUser implements user.Store.
+// CreateUser implements user.Store. UserRegistered goes to the outbox in
+// the same transaction, for the notifications service's welcome email.
 func (s *PGStore) CreateUser(ctx context.Context, u user.User) error {
-	err := s.q.CreateUser(ctx, CreateUserParams{
-		ID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone, Role: string(u.Role),
-		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.q.WithTx(tx).CreateUser(ctx, CreateUserParams{
+			ID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone, Role: string(u.Role),
+			PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		}); err != nil {
+			return err
+		}
+		m, err := events.New(contract.TypeUserRegistered, u.ID, contract.UserRegistered{UserID: u.ID, Email: u.Email, Name: u.Name}, u.CreatedAt)
+		if err != nil {
+			return err
+		}
+		return events.Add(ctx, tx, contract.UserEvents, m)
 	})
 	return wrap("create user", emailTaken(err))
 }
