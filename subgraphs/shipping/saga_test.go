@@ -194,3 +194,29 @@ func TestCancelShipmentThroughRedis(t *testing.T) {
 		})
 	})
 }
+
+func TestLabelVoidedLater(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0)
+	startSaga(t, e)
+	sh := e.ship(t, uuid.NewString(), 0)
+	tn := sandbox.TrackingNumber(sh.ID)
+
+	// The carrier is down when the admin cancels: the shipment is cancelled
+	// all the same, and its label is voided once the carrier is back.
+	e.carrier.SetDown(true)
+	r := e.do(t, e.admin(t), `mutation($id: ID!) { cancelShipment(id: $id, reason: "duplicate order") { status } }`,
+		map[string]any{"id": gid.Encode("Shipment", sh.ID)})
+	var got shipmentJSON
+	r.into(t, "cancelShipment", &got)
+	if got.Status != "CANCELLED" || e.carrier.Voided(tn) {
+		t.Fatalf("cancelled: %+v, voided %v", got, e.carrier.Voided(tn))
+	}
+	e.carrier.SetDown(false)
+	eventually(t, "the label is voided", func() bool { return e.carrier.Voided(tn) })
+	eventually(t, "the voiding is recorded", func() bool {
+		var voided bool
+		err := e.pool.QueryRow(context.Background(), `SELECT label_voided_at IS NOT NULL FROM shipments WHERE id = $1`, sh.ID).Scan(&voided)
+		return err == nil && voided
+	})
+}

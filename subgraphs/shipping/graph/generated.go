@@ -807,7 +807,7 @@ type User implements Node @key(fields: "id", resolvable: false) {
 extend type Query {
   """
   The ways to ship an order, with their prices in currency (an ISO-4217
-  code), cheapest first. Public. Fails with INVALID_INPUT if shipping is not
+  code), in the shop's display order. Public. Fails with INVALID_INPUT if shipping is not
   priced in the currency.
   """
   shippingMethods(currency: String! = "USD"): [ShippingMethod!]!

@@ -86,9 +86,6 @@ func NewService(c Config) *Service {
 	return s
 }
 
-// Step is the sandbox schedule's step (see Config.Step).
-func (s *Service) Step() time.Duration { return s.step }
-
 // at returns the current time as the store keeps it.
 func (s *Service) at() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
