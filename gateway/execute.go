@@ -16,6 +16,18 @@ import (
 // mutation whose fields go to more than one service runs one top-level
 // selection at a time.
 func (g *Gateway) execute(rc *nautilus.RequestContext, doc *ast.QueryDocument, op *ast.OperationDefinition) (map[string]any, error) {
+	ctx, collected := withErrorCollector(rc.Context)
+	rc.Context = ctx
+	data, err := g.executePlans(rc, doc, op)
+	errs := append(graphql.ErrorList(nil), collected.all()...)
+	errs = append(errs, flatten(err)...)
+	if len(errs) > 0 {
+		return data, errs
+	}
+	return data, nil
+}
+
+func (g *Gateway) executePlans(rc *nautilus.RequestContext, doc *ast.QueryDocument, op *ast.OperationDefinition) (map[string]any, error) {
 	plans, err := g.nautilus.GetPlans(rc)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)

@@ -103,6 +103,7 @@ type Gateway struct {
 	schema    *ast.Schema // the merged, public schema
 	upstreams map[string]*upstream
 	client    *http.Client
+	locations fieldLocations
 }
 
 // New introspects every service, retrying each with backoff until
@@ -125,6 +126,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	names := map[string]string{}
+	for _, s := range cfg.Services {
+		names[s.URL] = s.Name
+	}
+	g.locations = newFieldLocations(sources, names)
 	plans := &planCache{}
 	factory := nautilus.QueryerFactory(g.queryerFor)
 	ng, err := nautilus.New(sources,

@@ -64,6 +64,11 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, variableError(err))
 		return
 	}
+	if steps := 1 + g.locations.planSteps(doc, op.SelectionSet, rootType(g.schema, op).Name, ""); steps > maxPlanSteps {
+		writeErrors(w, http.StatusBadRequest, requestError(codeValidationFailed,
+			fmt.Sprintf("the operation needs about %d fetches from the services; at most %d are allowed: split it", steps, maxPlanSteps)))
+		return
+	}
 	query := p.Query
 	if len(doc.Operations) > 1 {
 		// nautilus plans every operation of a document but computes the

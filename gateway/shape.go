@@ -66,15 +66,7 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 // root shapes the data of operation op. It returns nil when a non-null root
 // field is null: then data is null.
 func (s *shaper) root(data map[string]any, op *ast.OperationDefinition) orderedObject {
-	var typ *ast.Definition
-	switch op.Operation {
-	case ast.Mutation:
-		typ = s.schema.Mutation
-	case ast.Subscription:
-		typ = s.schema.Subscription
-	default:
-		typ = s.schema.Query
-	}
+	typ := rootType(s.schema, op)
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -83,6 +75,18 @@ func (s *shaper) root(data map[string]any, op *ast.OperationDefinition) orderedO
 		return nil
 	}
 	return out
+}
+
+// rootType is the type of op's root selections.
+func rootType(schema *ast.Schema, op *ast.OperationDefinition) *ast.Definition {
+	switch op.Operation {
+	case ast.Mutation:
+		return schema.Mutation
+	case ast.Subscription:
+		return schema.Subscription
+	default:
+		return schema.Query
+	}
 }
 
 // object shapes one object of declared type typ. nodeID is the argument of

@@ -57,10 +57,15 @@ type upstreamGQLErr struct {
 }
 
 // Query sends input to the service and decodes the response's data into
-// receiver. The errors of a GraphQL response are returned as a
-// graphql.ErrorList of *graphql.Error, each tagged with the service's name
-// (extensions.service); any other failure is an *upstreamError.
+// receiver. The errors of a GraphQL response are a graphql.ErrorList of
+// *graphql.Error, each tagged with the service's name (extensions.service);
+// any other failure is an *upstreamError. Within a gateway request they go
+// to the request's errorCollector rather than to nautilus.
 func (u *upstream) Query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
+	return report(ctx, u.query(ctx, input, receiver))
+}
+
+func (u *upstream) query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
 	payload, err := json.Marshal(map[string]any{
 		"query":         input.Query,
 		"variables":     input.Variables,

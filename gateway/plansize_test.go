@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	nautilus "github.com/nautilus/gateway"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+
+	"github.com/shopgraph/shopgraph/gateway/internal/fixture"
+	"github.com/shopgraph/shopgraph/internal/testenv"
+)
+
+// TestPlanStepsBoundsNautilusPlans checks the estimate against the plans
+// nautilus makes: never below, and not far above.
+func TestPlanStepsBoundsNautilusPlans(t *testing.T) {
+	t.Parallel()
+	_, v := testenv.SigningKey(t)
+	c := fixture.Catalog(t, v).Start(t)
+	r := fixture.Reviews(t, v).Start(t)
+	g, err := New(context.Background(), Config{
+		Services: []Service{{Name: "catalog", URL: c.URL}, {Name: "reviews", URL: r.URL}},
+		Verifier: v, StartupTimeout: 5 * time.Second, Log: testenv.Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, query string }{
+		{"one service", `{ products { name price { amount } } }`},
+		{"two services", `{ products { name reviews { body } } }`},
+		{"back and forth", `{ reviews { product { name reviews { stars product { name } } } } }`},
+		{"two roots", `{ products { name } reviews { body } }`},
+		{"aliases", `{ a: products { reviews { id } } b: products { reviews { id } } c: product(id: "x") { reviews { id } } }`},
+		{"fragment", `{ products { ...P } } fragment P on Product { name reviews { body } }`},
+		{"fragments", `{ products { ...P ...Q } } fragment P on Product { name reviews { body } } fragment Q on Product { price { amount } reviews { stars } }`},
+		{"nested fragments", `{ reviews { ...R } } fragment R on Review { body product { ...P } } fragment P on Product { name reviews { id } }`},
+		{"inline fragment", `{ products { ... on Product { name reviews { body } } } }`},
+		{"node", `{ node(id: "x") { id ... on Product { name reviews { id } } ... on Review { body } } }`},
+		{"introspection", `{ __schema { types { name } } }`},
+		{"mutation", `mutation { addReview(productId: "x", body: "y", stars: 1) { product { name } } renameProduct(id: "x", name: "y") { name } }`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc, err := parser.ParseQuery(&ast.Source{Input: tt.query})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := validator.ValidateWithRules(g.schema, doc, nil); len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			op := doc.Operations[0]
+			estimate := 1 + g.locations.planSteps(doc, op.SelectionSet, rootType(g.schema, op).Name, "")
+			plans, err := g.nautilus.GetPlans(&nautilus.RequestContext{Context: context.Background(), Query: tt.query})
+			if err != nil {
+				t.Fatal(err)
+			}
+			actual := countSteps(plans[0].RootStep)
+			if estimate < actual || estimate > actual+2 {
+				t.Errorf("estimated %d steps, nautilus planned %d", estimate, actual)
+			}
+		})
+	}
+}
+
+func countSteps(s *nautilus.QueryPlanStep) int {
+	n := 1
+	for _, c := range s.Then {
+		n += countSteps(c)
+	}
+	return n
+}
