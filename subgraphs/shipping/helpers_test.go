@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +38,15 @@ type env struct {
 	prefix  string
 	key     jwk.Key
 	url     string
+	// skew is added to the service's clock (see skip).
+	skew atomic.Int64
 }
+
+// now is the service's clock: the time plus the skew.
+func (e *env) now() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
+
+// skip moves the service's clock d ahead.
+func (e *env) skip(d time.Duration) { e.skew.Add(int64(d)) }
 
 // newEnv starts a shipping service whose schedule steps every step (0: only
 // by the admin). Run is not started; see startSaga.
@@ -46,17 +55,18 @@ func newEnv(t *testing.T, step time.Duration) *env {
 	pool := testenv.Postgres(t, "shipping", shippingpg.Migrations)
 	rdb, prefix := testenv.Redis(t)
 	key, ver := testenv.SigningKey(t)
-	carrier := sandbox.New()
+	e := &env{pool: pool, carrier: sandbox.New(), rdb: rdb, prefix: prefix, key: key}
 	svc, err := shipping.New(context.Background(), shipping.Config{
-		DB: pool, Redis: rdb, StreamPrefix: prefix, Carrier: carrier, StepInterval: step,
-		Verifier: ver, Log: testenv.Logger(),
+		DB: pool, Redis: rdb, StreamPrefix: prefix, Carrier: e.carrier, StepInterval: step,
+		Verifier: ver, Log: testenv.Logger(), Now: e.now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(func() { srv.Close(); svc.Close() })
-	return &env{svc: svc, pool: pool, carrier: carrier, rdb: rdb, prefix: prefix, key: key, url: srv.URL}
+	e.svc, e.url = svc, srv.URL
+	return e
 }
 
 // customer returns a new customer's ID and token.

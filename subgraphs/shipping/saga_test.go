@@ -220,3 +220,34 @@ func TestLabelVoidedLater(t *testing.T) {
 		return err == nil && voided
 	})
 }
+
+func TestCarrierDownThroughRedis(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0)
+	s := startSaga(t, e)
+	custID := uuid.NewString()
+	cmd := createCmd(custID)
+
+	// The carrier is down: the command is accepted, the shipment waits.
+	e.carrier.SetDown(true)
+	s.send(t, command(t, contract.TypeCreateShipment, cmd.OrderID, cmd))
+	var id string
+	eventually(t, "the shipment is recorded", func() bool {
+		err := e.pool.QueryRow(context.Background(), `SELECT id FROM shipments WHERE order_id = $1 AND label_attempted_at IS NOT NULL`, cmd.OrderID).Scan(&id)
+		return err == nil
+	})
+	if got := e.status(t, id); got != "PENDING" {
+		t.Fatalf("status = %s", got)
+	}
+	// Back up, and the retry is due: the schedule labels it and the saga
+	// hears ShipmentCreated. The command was not dead-lettered.
+	e.carrier.SetDown(false)
+	e.skip(time.Minute)
+	m, res := s.next(t)
+	if m.Type != contract.TypeShipmentCreated || res.ShipmentID != id || res.CustomerID != custID || res.TrackingNumber != sandbox.TrackingNumber(id) {
+		t.Fatalf("event = %s %+v", m.Type, res)
+	}
+	if n, err := e.rdb.XLen(context.Background(), e.prefix+contract.ShippingCommands+".dead-letter").Result(); err != nil || n != 0 {
+		t.Errorf("dead letters = %d, %v", n, err)
+	}
+}

@@ -159,8 +159,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// schedule moves due shipments on (when StepInterval is set) and voids
-// labels left unvoided, until ctx ends. It ticks every StepInterval, or
+// schedule moves due shipments on (when StepInterval is set), asks the
+// carrier again for the labels it could not issue, and voids labels left
+// unvoided, until ctx ends. It ticks every StepInterval, or
 // every second if that is longer (or zero), so that a step is never late by
 // more than a tick.
 func (s *Service) schedule(ctx context.Context) {
@@ -173,6 +174,9 @@ func (s *Service) schedule(ctx context.Context) {
 	for {
 		if _, err := s.Shipping.StepDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "move due shipments on", "err", err)
+		}
+		if _, err := s.Shipping.RetryLabels(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "label pending shipments", "err", err)
 		}
 		if _, err := s.Shipping.VoidLabels(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "void labels", "err", err)
@@ -191,8 +195,8 @@ func (s *Service) schedule(ctx context.Context) {
 // so no inbox is needed, and no transaction is held while the carrier is
 // called: see shipment.Service.Create. A message that can never be handled
 // (unknown type, undecodable payload, a command the domain refuses) is
-// marked permanent, so it goes to the dead-letter stream; a carrier that
-// cannot be reached makes the command be retried.
+// marked permanent, so it goes to the dead-letter stream. A carrier that
+// cannot be reached leaves the shipment PENDING for the schedule to label.
 func (s *Service) HandleCommand(ctx context.Context, m events.Message) error {
 	ctx = shippingpg.WithCause(ctx, m)
 	var err error

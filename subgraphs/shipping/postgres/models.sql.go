@@ -31,19 +31,20 @@ type rateRow struct {
 }
 
 type shipmentRow struct {
-	ID             string
-	OrderID        string
-	CustomerID     string
-	Method         string
-	Carrier        string
-	TrackingNumber string
-	Status         string
-	Address        []byte
-	Lines          []byte
-	CancelReason   string
-	LabelVoidedAt  *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID               string
+	OrderID          string
+	CustomerID       string
+	Method           string
+	Carrier          string
+	TrackingNumber   string
+	Status           string
+	Address          []byte
+	Lines            []byte
+	CancelReason     string
+	LabelAttemptedAt *time.Time
+	LabelVoidedAt    *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 type trackingEventRow struct {

@@ -268,14 +268,34 @@ func (s *Store) StepDue(ctx context.Context, due time.Time, limit int, fn func(*
 	return n, nil
 }
 
+// PendingLabels implements shipment.Store.
+func (s *Store) PendingLabels(ctx context.Context, before time.Time, limit int) ([]shipment.Shipment, error) {
+	rows, err := s.q.PendingLabels(ctx, PendingLabelsParams{Before: before, Lim: int32(min(limit, 1000))})
+	if err != nil {
+		return nil, err
+	}
+	return fromRows(rows)
+}
+
+// LabelAttempted implements shipment.Store.
+func (s *Store) LabelAttempted(ctx context.Context, id string, at time.Time) error {
+	return s.q.SetLabelAttempted(ctx, SetLabelAttemptedParams{ID: id, AttemptedAt: &at})
+}
+
 // LabelsToVoid implements shipment.Store.
 func (s *Store) LabelsToVoid(ctx context.Context, limit int) ([]shipment.Shipment, error) {
 	rows, err := s.q.LabelsToVoid(ctx, int32(min(limit, 1000)))
 	if err != nil {
 		return nil, err
 	}
+	return fromRows(rows)
+}
+
+// fromRows maps rows to shipments without their tracking events.
+func fromRows(rows []shipmentRow) ([]shipment.Shipment, error) {
 	out := make([]shipment.Shipment, len(rows))
 	for i, r := range rows {
+		var err error
 		if out[i], err = fromRow(r); err != nil {
 			return nil, err
 		}

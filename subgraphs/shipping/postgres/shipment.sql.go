@@ -27,7 +27,7 @@ func (q *Queries) GetCancelledOrder(ctx context.Context, orderID string) (cancel
 }
 
 const getShipmentByOrder = `-- name: GetShipmentByOrder :one
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments WHERE order_id = $1
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments WHERE order_id = $1
 `
 
 func (q *Queries) GetShipmentByOrder(ctx context.Context, orderID string) (shipmentRow, error) {
@@ -44,6 +44,7 @@ func (q *Queries) GetShipmentByOrder(ctx context.Context, orderID string) (shipm
 		&i.Address,
 		&i.Lines,
 		&i.CancelReason,
+		&i.LabelAttemptedAt,
 		&i.LabelVoidedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -52,7 +53,7 @@ func (q *Queries) GetShipmentByOrder(ctx context.Context, orderID string) (shipm
 }
 
 const getShipments = `-- name: GetShipments :many
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments WHERE id = ANY($1::uuid[])
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments WHERE id = ANY($1::uuid[])
 `
 
 func (q *Queries) GetShipments(ctx context.Context, ids []string) ([]shipmentRow, error) {
@@ -75,6 +76,7 @@ func (q *Queries) GetShipments(ctx context.Context, ids []string) ([]shipmentRow
 			&i.Address,
 			&i.Lines,
 			&i.CancelReason,
+			&i.LabelAttemptedAt,
 			&i.LabelVoidedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -90,7 +92,7 @@ func (q *Queries) GetShipments(ctx context.Context, ids []string) ([]shipmentRow
 }
 
 const getShipmentsByOrders = `-- name: GetShipmentsByOrders :many
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments WHERE order_id = ANY($1::text[])
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments WHERE order_id = ANY($1::text[])
 `
 
 func (q *Queries) GetShipmentsByOrders(ctx context.Context, orderIds []string) ([]shipmentRow, error) {
@@ -113,6 +115,7 @@ func (q *Queries) GetShipmentsByOrders(ctx context.Context, orderIds []string) (
 			&i.Address,
 			&i.Lines,
 			&i.CancelReason,
+			&i.LabelAttemptedAt,
 			&i.LabelVoidedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -254,7 +257,7 @@ func (q *Queries) InsertTrackingEvent(ctx context.Context, arg InsertTrackingEve
 }
 
 const labelsToVoid = `-- name: LabelsToVoid :many
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments
 WHERE status = 'CANCELLED' AND tracking_number <> '' AND label_voided_at IS NULL
 ORDER BY updated_at
 LIMIT $1
@@ -280,6 +283,7 @@ func (q *Queries) LabelsToVoid(ctx context.Context, lim int32) ([]shipmentRow, e
 			&i.Address,
 			&i.Lines,
 			&i.CancelReason,
+			&i.LabelAttemptedAt,
 			&i.LabelVoidedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -295,7 +299,7 @@ func (q *Queries) LabelsToVoid(ctx context.Context, lim int32) ([]shipmentRow, e
 }
 
 const lockDueShipment = `-- name: LockDueShipment :one
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments
 WHERE status IN ('LABEL_CREATED', 'IN_TRANSIT', 'OUT_FOR_DELIVERY') AND updated_at <= $1
 ORDER BY updated_at
 LIMIT 1
@@ -319,6 +323,7 @@ func (q *Queries) LockDueShipment(ctx context.Context, due time.Time) (shipmentR
 		&i.Address,
 		&i.Lines,
 		&i.CancelReason,
+		&i.LabelAttemptedAt,
 		&i.LabelVoidedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -343,7 +348,7 @@ func (q *Queries) LockOrder(ctx context.Context, arg LockOrderParams) error {
 }
 
 const lockShipment = `-- name: LockShipment :one
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments WHERE id = $1 FOR UPDATE
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockShipment(ctx context.Context, id string) (shipmentRow, error) {
@@ -360,6 +365,7 @@ func (q *Queries) LockShipment(ctx context.Context, id string) (shipmentRow, err
 		&i.Address,
 		&i.Lines,
 		&i.CancelReason,
+		&i.LabelAttemptedAt,
 		&i.LabelVoidedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -368,7 +374,7 @@ func (q *Queries) LockShipment(ctx context.Context, id string) (shipmentRow, err
 }
 
 const lockShipmentByOrder = `-- name: LockShipmentByOrder :one
-SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_voided_at, created_at, updated_at FROM shipments WHERE order_id = $1 FOR UPDATE
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments WHERE order_id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockShipmentByOrder(ctx context.Context, orderID string) (shipmentRow, error) {
@@ -385,11 +391,75 @@ func (q *Queries) LockShipmentByOrder(ctx context.Context, orderID string) (ship
 		&i.Address,
 		&i.Lines,
 		&i.CancelReason,
+		&i.LabelAttemptedAt,
 		&i.LabelVoidedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const pendingLabels = `-- name: PendingLabels :many
+SELECT id, order_id, customer_id, method, carrier, tracking_number, status, address, lines, cancel_reason, label_attempted_at, label_voided_at, created_at, updated_at FROM shipments
+WHERE status = 'PENDING' AND coalesce(label_attempted_at, updated_at) <= $1::timestamptz
+ORDER BY updated_at
+LIMIT $2
+`
+
+type PendingLabelsParams struct {
+	Before time.Time
+	Lim    int32
+}
+
+// PENDING shipments whose label was last asked for (or which were recorded)
+// at or before @before, the oldest first.
+func (q *Queries) PendingLabels(ctx context.Context, arg PendingLabelsParams) ([]shipmentRow, error) {
+	rows, err := q.db.Query(ctx, pendingLabels, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []shipmentRow
+	for rows.Next() {
+		var i shipmentRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderID,
+			&i.CustomerID,
+			&i.Method,
+			&i.Carrier,
+			&i.TrackingNumber,
+			&i.Status,
+			&i.Address,
+			&i.Lines,
+			&i.CancelReason,
+			&i.LabelAttemptedAt,
+			&i.LabelVoidedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setLabelAttempted = `-- name: SetLabelAttempted :exec
+UPDATE shipments SET label_attempted_at = $1 WHERE id = $2 AND status = 'PENDING'
+`
+
+type SetLabelAttemptedParams struct {
+	AttemptedAt *time.Time
+	ID          string
+}
+
+func (q *Queries) SetLabelAttempted(ctx context.Context, arg SetLabelAttemptedParams) error {
+	_, err := q.db.Exec(ctx, setLabelAttempted, arg.AttemptedAt, arg.ID)
+	return err
 }
 
 const setLabelVoided = `-- name: SetLabelVoided :exec

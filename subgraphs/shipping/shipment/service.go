@@ -28,9 +28,13 @@ const (
 	maxField = 200
 	// DefaultCarrierTimeout bounds one call to the carrier.
 	DefaultCarrierTimeout = 15 * time.Second
+	// LabelRetry is how long after a failed attempt RetryLabels asks the
+	// carrier again for the label of a PENDING shipment.
+	LabelRetry = 15 * time.Second
 	// stepBatch is how many due shipments one StepDue run moves on.
 	stepBatch = 100
-	// voidBatch is how many labels one VoidLabels run voids.
+	// voidBatch is how many labels one VoidLabels or RetryLabels run
+	// handles.
 	voidBatch = 20
 	// defaultCancelReason is the reason of a CancelShipment that gives none.
 	defaultCancelReason = "order cancelled"
@@ -123,11 +127,12 @@ func (s *Service) Methods(ctx context.Context, currency string) ([]Method, error
 //
 // The carrier is called outside any transaction: the shipment is recorded
 // first (PENDING), and the carrier is idempotent per shipment ID, so a crash
-// or a failed call is safe — the command is delivered again.
+// is safe — the command is delivered again. If the carrier cannot be
+// reached, the shipment stays PENDING and RetryLabels asks again later; the
+// saga hears ShipmentCreated then.
 //
 // Returns INVALID_INPUT for a malformed command (answered with
-// ShipmentCancelled when it names an order) and, when the carrier cannot be
-// reached, its error, so that the command is retried.
+// ShipmentCancelled when it names an order).
 func (s *Service) Create(ctx context.Context, cmd contract.CreateShipment) (*Shipment, error) {
 	sh, verr := s.validateCreate(ctx, cmd)
 	if verr != nil {
@@ -163,7 +168,14 @@ func (s *Service) Create(ctx context.Context, cmd contract.CreateShipment) (*Shi
 		}
 		return got, nil
 	}
-	return s.label(ctx, got, true)
+	out, err := s.label(ctx, got, true)
+	if errors.As(err, new(carrierError)) {
+		// The command is accepted: the shipment is recorded, and
+		// RetryLabels asks the carrier again later.
+		s.log.WarnContext(ctx, "carrier unavailable; the label will be asked for again", "shipment", got.ID, "order", got.OrderID, "err", err)
+		return got, nil
+	}
+	return out, err
 }
 
 var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
@@ -264,6 +276,9 @@ func (s *Service) label(ctx context.Context, sh *Shipment, answer bool) (*Shipme
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if aerr := s.store.LabelAttempted(ctx, sh.ID, s.at()); aerr != nil {
+			s.log.ErrorContext(ctx, "record label attempt", "shipment", sh.ID, "err", aerr)
 		}
 		return nil, carrierError{fmt.Errorf("create label for shipment %s with %s: %w", sh.ID, s.carrier.Name(), err)}
 	}
@@ -427,6 +442,29 @@ func (s *Service) StepDue(ctx context.Context) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// RetryLabels asks the carrier again for the labels of PENDING shipments
+// whose last attempt failed at least LabelRetry ago, and returns how many it
+// labelled (ShipmentCreated) or saw refused (ShipmentCancelled). Replicas
+// may run it at once: the carrier is idempotent per shipment.
+func (s *Service) RetryLabels(ctx context.Context) (int, error) {
+	shs, err := s.store.PendingLabels(ctx, s.at().Add(-LabelRetry), voidBatch)
+	if err != nil {
+		return 0, fmt.Errorf("pending labels: %w", err)
+	}
+	n := 0
+	for i := range shs {
+		if _, err := s.label(ctx, &shs[i], false); err != nil {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			s.log.WarnContext(ctx, "label a pending shipment; will try again", "shipment", shs[i].ID, "err", err)
+			continue
+		}
+		n++
+	}
+	return n, nil
 }
 
 // VoidLabels voids the labels of cancelled shipments that are not voided

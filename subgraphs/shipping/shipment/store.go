@@ -44,6 +44,13 @@ type Store interface {
 	// Shipments another transaction holds are skipped, so that several
 	// replicas can step at once. An error from fn stops the run.
 	StepDue(ctx context.Context, due time.Time, limit int, fn func(*Shipment) ([]Notice, error)) (int, error)
+	// PendingLabels returns up to limit PENDING shipments whose label was
+	// last asked for (or which were recorded) at or before before, the
+	// oldest first.
+	PendingLabels(ctx context.Context, before time.Time, limit int) ([]Shipment, error)
+	// LabelAttempted records that the carrier failed to label shipment id
+	// at at.
+	LabelAttempted(ctx context.Context, id string, at time.Time) error
 	// LabelsToVoid returns up to limit cancelled shipments whose label has
 	// not been voided yet, the oldest first.
 	LabelsToVoid(ctx context.Context, limit int) ([]Shipment, error)

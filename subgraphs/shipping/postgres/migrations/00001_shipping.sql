@@ -45,6 +45,9 @@ CREATE TABLE shipments (
     -- [{"sku", "quantity"}]
     lines           jsonb       NOT NULL DEFAULT '[]',
     cancel_reason   text        NOT NULL DEFAULT '',
+    -- When the carrier was last asked for the label of a PENDING shipment
+    -- and failed; the schedule asks again a while later.
+    label_attempted_at timestamptz,
     -- When the label of a cancelled shipment was voided with the carrier.
     label_voided_at timestamptz,
     created_at      timestamptz NOT NULL,
@@ -57,6 +60,9 @@ CREATE INDEX shipments_customer_id ON shipments (customer_id);
 -- The schedule's queue: labelled shipments on their way, by last change.
 CREATE INDEX shipments_moving_updated_at ON shipments (updated_at)
     WHERE status IN ('LABEL_CREATED', 'IN_TRANSIT', 'OUT_FOR_DELIVERY');
+
+-- Shipments still waiting for their label.
+CREATE INDEX shipments_pending_updated_at ON shipments (updated_at) WHERE status = 'PENDING';
 
 -- Labels of cancelled shipments still to void.
 CREATE INDEX shipments_labels_to_void ON shipments (updated_at)

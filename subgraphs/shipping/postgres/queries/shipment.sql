@@ -56,6 +56,17 @@ ORDER BY updated_at
 LIMIT 1
 FOR UPDATE SKIP LOCKED;
 
+-- name: PendingLabels :many
+-- PENDING shipments whose label was last asked for (or which were recorded)
+-- at or before @before, the oldest first.
+SELECT * FROM shipments
+WHERE status = 'PENDING' AND coalesce(label_attempted_at, updated_at) <= @before::timestamptz
+ORDER BY updated_at
+LIMIT @lim;
+
+-- name: SetLabelAttempted :exec
+UPDATE shipments SET label_attempted_at = @attempted_at WHERE id = @id AND status = 'PENDING';
+
 -- name: LabelsToVoid :many
 SELECT * FROM shipments
 WHERE status = 'CANCELLED' AND tracking_number <> '' AND label_voided_at IS NULL
