@@ -9,7 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -65,6 +67,24 @@ type Config struct {
 	LoginLimitPerAccount int
 	LoginLimitPerAddress int
 	LoginLimitWindow     time.Duration
+
+	// SMTP server of the notification emails. An empty SMTPHost logs the
+	// emails instead (status LOGGED).
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUsername string
+	SMTPPassword string
+	SMTPFrom     string
+	// SMTPStartTLS is "required", "opportunistic" or "off".
+	SMTPStartTLS string
+
+	// SMS provider of the notification text messages: a form POST to SMSURL
+	// with the account SID and auth token as basic auth. An empty SMSURL
+	// uses the sandbox, which logs them (status LOGGED).
+	SMSURL        string
+	SMSAccountSID string
+	SMSAuthToken  string
+	SMSFrom       string
 
 	CORSOrigins     []string
 	UpstreamTimeout time.Duration
@@ -144,6 +164,26 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
 	integer(&c.LoginLimitPerAddress, "login-limit-address", "SHOPGRAPH_LOGIN_LIMIT_ADDRESS", 20, "failed logins allowed per client address per window")
 	dur(&c.LoginLimitWindow, "login-limit-window", "SHOPGRAPH_LOGIN_LIMIT_WINDOW", 15*time.Minute, "login rate-limit window")
+	// secret is a string flag whose environment value -h does not print.
+	var secrets []func()
+	secret := func(p *string, name, envName, usage string) {
+		fs.StringVar(p, name, "", usage+" ($"+envName+")")
+		secrets = append(secrets, func() {
+			if *p == "" {
+				*p = getenv(envName)
+			}
+		})
+	}
+	str(&c.SMTPHost, "smtp-host", "SHOPGRAPH_SMTP_HOST", "", "SMTP server of notification emails (empty: emails are logged, not sent)")
+	integer(&c.SMTPPort, "smtp-port", "SHOPGRAPH_SMTP_PORT", 587, "SMTP server port")
+	str(&c.SMTPUsername, "smtp-username", "SHOPGRAPH_SMTP_USERNAME", "", "SMTP user name (empty: no authentication)")
+	secret(&c.SMTPPassword, "smtp-password", "SHOPGRAPH_SMTP_PASSWORD", "SMTP password")
+	str(&c.SMTPFrom, "smtp-from", "SHOPGRAPH_SMTP_FROM", "Shopgraph <no-reply@shopgraph.local>", "sender of notification emails")
+	str(&c.SMTPStartTLS, "smtp-starttls", "SHOPGRAPH_SMTP_STARTTLS", "opportunistic", "STARTTLS: required, opportunistic or off")
+	str(&c.SMSURL, "sms-url", "SHOPGRAPH_SMS_URL", "", "SMS provider endpoint that creates a message (empty: the sandbox, which logs)")
+	str(&c.SMSAccountSID, "sms-account-sid", "SHOPGRAPH_SMS_ACCOUNT_SID", "", "SMS provider account SID")
+	secret(&c.SMSAuthToken, "sms-auth-token", "SHOPGRAPH_SMS_AUTH_TOKEN", "SMS provider auth token")
+	str(&c.SMSFrom, "sms-from", "SHOPGRAPH_SMS_FROM", "", "phone number SMS are sent from (E.164, such as +14155550100)")
 	var cors string
 	str(&cors, "cors-origins", "SHOPGRAPH_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS (* for any, empty for none)")
 	dur(&c.UpstreamTimeout, "upstream-timeout", "SHOPGRAPH_UPSTREAM_TIMEOUT", 10*time.Second, "timeout of every call from the gateway to a service")
@@ -154,6 +194,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	for _, set := range secrets {
+		set()
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -224,6 +267,7 @@ func (c Config) Validate() error {
 	if c.LoginLimitPerAccount <= 0 || c.LoginLimitPerAddress <= 0 || c.LoginLimitWindow <= 0 {
 		errs = append(errs, errors.New("login limits and window must be positive"))
 	}
+	errs = append(errs, c.validateNotifications()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -233,6 +277,46 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("-log-format: %q is not text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// validateNotifications checks the SMTP and SMS settings.
+func (c Config) validateNotifications() []error {
+	var errs []error
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		errs = append(errs, fmt.Errorf("-smtp-port: %d is not a port", c.SMTPPort))
+	}
+	switch c.SMTPStartTLS {
+	case "required", "opportunistic", "off":
+	default:
+		errs = append(errs, fmt.Errorf("-smtp-starttls: %q is not required, opportunistic or off", c.SMTPStartTLS))
+	}
+	if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+		errs = append(errs, fmt.Errorf("-smtp-from: %q is not an email address such as \"Shop <no-reply@example.com>\"", c.SMTPFrom))
+	}
+	if c.SMTPHost == "" && (c.SMTPUsername != "" || c.SMTPPassword != "") {
+		errs = append(errs, errors.New("-smtp-username and -smtp-password need -smtp-host"))
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		errs = append(errs, errors.New("-smtp-password needs -smtp-username"))
+	}
+	if c.SMSURL == "" {
+		if c.SMSAccountSID != "" || c.SMSAuthToken != "" || c.SMSFrom != "" {
+			errs = append(errs, errors.New("-sms-account-sid, -sms-auth-token and -sms-from need -sms-url"))
+		}
+		return errs
+	}
+	if u, err := url.Parse(c.SMSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("-sms-url: %q is not an http(s) URL", c.SMSURL))
+	}
+	if c.SMSAccountSID == "" || c.SMSAuthToken == "" {
+		errs = append(errs, errors.New("-sms-url needs -sms-account-sid and -sms-auth-token"))
+	}
+	if !e164.MatchString(c.SMSFrom) {
+		errs = append(errs, fmt.Errorf("-sms-from: %q is not a phone number in E.164 form such as +14155550100", c.SMSFrom))
+	}
+	return errs
 }
 
 // Runs reports whether this process runs target t.

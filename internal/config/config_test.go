@@ -101,3 +101,69 @@ func TestHelpListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadNotificationSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPHost != "" || c.SMTPPort != 587 || c.SMTPFrom != "Shopgraph <no-reply@shopgraph.local>" ||
+		c.SMTPStartTLS != "opportunistic" || c.SMSURL != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+
+	secrets := env(map[string]string{
+		"SHOPGRAPH_SMTP_HOST": "smtp.example.com", "SHOPGRAPH_SMTP_USERNAME": "mailer",
+		"SHOPGRAPH_SMTP_PASSWORD": "hunter2", "SHOPGRAPH_SMTP_STARTTLS": "required",
+		"SHOPGRAPH_SMS_URL": "https://sms.example.com/Messages.json", "SHOPGRAPH_SMS_ACCOUNT_SID": "AC1",
+		"SHOPGRAPH_SMS_AUTH_TOKEN": "tok-secret", "SHOPGRAPH_SMS_FROM": "+14155550100",
+	})
+	c, err = config.Load([]string{"-smtp-port=2525"}, secrets, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPHost != "smtp.example.com" || c.SMTPPort != 2525 || c.SMTPPassword != "hunter2" || c.SMTPStartTLS != "required" ||
+		c.SMSAuthToken != "tok-secret" || c.SMSFrom != "+14155550100" {
+		t.Errorf("from the environment: %+v", c)
+	}
+	if c, _ := config.Load([]string{"-smtp-password=flagged"}, secrets, &bytes.Buffer{}); c.SMTPPassword != "flagged" {
+		t.Errorf("a flag does not win over the environment: %q", c.SMTPPassword)
+	}
+	// -h shows where secrets come from, not what they are.
+	var help bytes.Buffer
+	if _, err := config.Load([]string{"-h"}, secrets, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	if strings.Contains(help.String(), "hunter2") || strings.Contains(help.String(), "tok-secret") {
+		t.Errorf("-h prints a secret:\n%s", help.String())
+	}
+	if !strings.Contains(help.String(), "$SHOPGRAPH_SMTP_PASSWORD") || !strings.Contains(help.String(), "smtp.example.com") {
+		t.Errorf("-h lacks the SMTP settings:\n%s", help.String())
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad SMTP port", []string{"-smtp-port=0"}, "-smtp-port: 0 is not a port"},
+		{"bad STARTTLS mode", []string{"-smtp-starttls=sometimes"}, "-smtp-starttls"},
+		{"bad from", []string{"-smtp-from=nobody"}, "-smtp-from"},
+		{"credentials without a host", []string{"-smtp-username=u"}, "need -smtp-host"},
+		{"password without a user", []string{"-smtp-host=h", "-smtp-password=p"}, "needs -smtp-username"},
+		{"SMS settings without a URL", []string{"-sms-account-sid=AC1"}, "need -sms-url"},
+		{"bad SMS URL", []string{"-sms-url=sms.example.com", "-sms-account-sid=a", "-sms-auth-token=b", "-sms-from=+14155550100"}, "-sms-url"},
+		{"SMS URL without credentials", []string{"-sms-url=https://sms.example.com/m", "-sms-from=+14155550100"}, "needs -sms-account-sid"},
+		{"bad SMS from", []string{"-sms-url=https://sms.example.com/m", "-sms-account-sid=a", "-sms-auth-token=b", "-sms-from=555-0100"}, "-sms-from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(tt.args, env(nil), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
