@@ -68,7 +68,9 @@ func TestThroughUsersAndProducts(t *testing.T) {
 	t.Run("register and me", func(t *testing.T) {
 		res := e.query(t, `mutation($in: RegisterInput!) { register(input: $in) { accessToken tokenType } }`,
 			map[string]any{"in": map[string]any{"email": "ada@example.com", "password": "analytical-engine-1843", "name": "Ada"}})
-		var reg struct{ Register struct{ AccessToken, TokenType string } }
+		var reg struct {
+			Register struct{ AccessToken, TokenType string }
+		}
 		res.dataAs(t, &reg)
 		if reg.Register.AccessToken == "" {
 			t.Fatalf("register: %s", res.Raw)
