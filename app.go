@@ -47,6 +47,7 @@ var services = []service{
 	{"products", buildProducts},
 	{"inventory", buildInventory},
 	{"payments", buildPayments},
+	{"shipping", buildShipping},
 }
 
 // app holds what the running targets share, opened on first use.

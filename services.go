@@ -9,6 +9,8 @@ import (
 	"github.com/shopgraph/shopgraph/subgraphs/payments"
 	paymentspg "github.com/shopgraph/shopgraph/subgraphs/payments/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/products"
+	"github.com/shopgraph/shopgraph/subgraphs/shipping"
+	shippingpg "github.com/shopgraph/shopgraph/subgraphs/shipping/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/users"
 	userspg "github.com/shopgraph/shopgraph/subgraphs/users/postgres"
 )
@@ -114,6 +116,30 @@ func buildPayments(ctx context.Context, a *app) (component, error) {
 	svc, err := payments.New(ctx, payments.Config{
 		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, Verifier: v,
 		Log: a.log.With("service", "payments"),
+	})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler, run: svc.Run}, nil
+}
+
+func buildShipping(ctx context.Context, a *app) (component, error) {
+	pool, err := a.pool(ctx, "shipping", shippingpg.Migrations)
+	if err != nil {
+		return component{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := shipping.New(ctx, shipping.Config{
+		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, Verifier: v,
+		StepInterval: a.cfg.ShippingStepInterval,
+		Log:          a.log.With("service", "shipping"),
 	})
 	if err != nil {
 		return component{}, err

@@ -64,6 +64,10 @@ type Config struct {
 	AdminEmail    string
 	AdminPassword string
 
+	// ShippingStepInterval is how long the sandbox carrier takes between
+	// shipment statuses (0: only admins advance shipments).
+	ShippingStepInterval time.Duration
+
 	LoginLimitPerAccount int
 	LoginLimitPerAddress int
 	LoginLimitWindow     time.Duration
@@ -184,6 +188,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.SMSAccountSID, "sms-account-sid", "SHOPGRAPH_SMS_ACCOUNT_SID", "", "SMS provider account SID")
 	secret(&c.SMSAuthToken, "sms-auth-token", "SHOPGRAPH_SMS_AUTH_TOKEN", "SMS provider auth token")
 	str(&c.SMSFrom, "sms-from", "SHOPGRAPH_SMS_FROM", "", "phone number SMS are sent from (E.164, such as +14155550100)")
+	dur(&c.ShippingStepInterval, "shipping-step-interval", "SHOPGRAPH_SHIPPING_STEP_INTERVAL", 30*time.Second, "time the sandbox carrier takes between shipment statuses (0: only admins advance shipments)")
 	var cors string
 	str(&cors, "cors-origins", "SHOPGRAPH_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS (* for any, empty for none)")
 	dur(&c.UpstreamTimeout, "upstream-timeout", "SHOPGRAPH_UPSTREAM_TIMEOUT", 10*time.Second, "timeout of every call from the gateway to a service")
@@ -260,6 +265,9 @@ func (c Config) Validate() error {
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("-admin-email and -admin-password must be set together"))
+	}
+	if c.ShippingStepInterval < 0 {
+		errs = append(errs, errors.New("-shipping-step-interval must not be negative"))
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("-upstream-timeout must be positive"))
