@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/shopgraph/shopgraph/gateway"
+	"github.com/shopgraph/shopgraph/gateway/internal/fixture"
+	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/testenv"
 )
 
 // TestRequestErrors covers requests refused before any service is called:
@@ -325,5 +329,32 @@ func TestManyFailingFetchesDoNotHang(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("request %d hung", i)
 		}
+	}
+}
+
+// TestSubgraphRefusalPassesThrough: a service that refuses a request with a
+// non-2xx GraphQL response (here its own token check) is reported with its
+// code, not as unavailable.
+func TestSubgraphRefusalPassesThrough(t *testing.T) {
+	t.Parallel()
+	e := &env{logs: &syncBuffer{}}
+	e.key, e.verifier = testenv.SigningKey(t)
+	_, otherVerifier := testenv.SigningKey(t)
+	e.catalog = fixture.Catalog(t, otherVerifier).Start(t) // trusts other keys
+	e.reviews = fixture.Reviews(t, e.verifier).Start(t)
+	g, err := gateway.New(context.Background(), e.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(g.Handler())
+	t.Cleanup(e.srv.Close)
+	token := testenv.Token(t, e.key, "u1", auth.RoleCustomer)
+	res := e.query(t, `{ caller { userId } reviews { stars } }`, nil, "Authorization: Bearer "+token)
+	if res.Status != 200 || len(res.Errors) != 1 || res.code(0) != "UNAUTHENTICATED" || res.Errors[0].Ext["service"] != "catalog" {
+		t.Fatalf("got %d %s, want the catalog's UNAUTHENTICATED", res.Status, res.Raw)
+	}
+	if string(res.Data) != "null" {
+		// caller is non-null, so data is null even though reviews answered.
+		t.Errorf("data %s, want null", res.Data)
 	}
 }
