@@ -48,6 +48,7 @@ var services = []service{
 	{"inventory", buildInventory},
 	{"payments", buildPayments},
 	{"shipping", buildShipping},
+	{"notifications", buildNotifications},
 }
 
 // app holds what the running targets share, opened on first use.

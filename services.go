@@ -8,6 +8,7 @@ import (
 	inventorypg "github.com/shopgraph/shopgraph/subgraphs/inventory/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/payments"
 	paymentspg "github.com/shopgraph/shopgraph/subgraphs/payments/postgres"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications"
 	"github.com/shopgraph/shopgraph/subgraphs/products"
 	"github.com/shopgraph/shopgraph/subgraphs/shipping"
 	shippingpg "github.com/shopgraph/shopgraph/subgraphs/shipping/postgres"
@@ -140,6 +141,38 @@ func buildShipping(ctx context.Context, a *app) (component, error) {
 		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, Verifier: v,
 		StepInterval: a.cfg.ShippingStepInterval,
 		Log:          a.log.With("service", "shipping"),
+	})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler, run: svc.Run}, nil
+}
+
+func buildNotifications(ctx context.Context, a *app) (component, error) {
+	db, err := a.mongoDB(ctx, "notifications")
+	if err != nil {
+		return component{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	log := a.log.With("service", "notifications")
+	c := a.cfg
+	mailer, sms, err := notifications.Channels(notifications.ChannelSettings{
+		SMTPHost: c.SMTPHost, SMTPPort: c.SMTPPort, SMTPUsername: c.SMTPUsername, SMTPPassword: c.SMTPPassword,
+		SMTPFrom: c.SMTPFrom, SMTPStartTLS: c.SMTPStartTLS,
+		SMSURL: c.SMSURL, SMSAccountSID: c.SMSAccountSID, SMSAuthToken: c.SMSAuthToken, SMSFrom: c.SMSFrom,
+	}, log)
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := notifications.New(ctx, notifications.Config{
+		DB: db, Redis: rdb, StreamPrefix: c.RedisPrefix, Mailer: mailer, SMS: sms, Verifier: v, Log: log,
 	})
 	if err != nil {
 		return component{}, err
