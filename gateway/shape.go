@@ -141,6 +141,18 @@ func (s *shaper) object(raw map[string]any, typ *ast.Definition, sets []ast.Sele
 		}
 		out = append(out, objectField{key, v})
 	}
+	if concrete == nil {
+		// Of unknown type: keep what the service sent for fragments on
+		// the object types, unshaped, rather than drop it.
+		rest, _ := s.collect(typ, anyType, sets)
+		for _, key := range rest {
+			if _, done := groups[key]; !done {
+				if rv, has := raw[key]; has {
+					out = append(out, objectField{key, rv})
+				}
+			}
+		}
+	}
 	return out, ok
 }
 
@@ -260,9 +272,12 @@ func (s *shaper) collect(declared, concrete *ast.Definition, sets []ast.Selectio
 	return keys, groups
 }
 
+// anyType, as the concrete type, makes every fragment apply.
+var anyType = &ast.Definition{}
+
 func (s *shaper) applies(cond string, declared, concrete *ast.Definition) bool {
 	switch {
-	case cond == "" || cond == declared.Name:
+	case cond == "" || cond == declared.Name || concrete == anyType:
 		return true
 	case concrete == nil:
 		return false
