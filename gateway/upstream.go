@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 
 	nautilus "github.com/nautilus/gateway"
@@ -115,9 +116,9 @@ func (u *upstream) query(ctx context.Context, input *graphql.QueryInput, receive
 	}
 	list := make(graphql.ErrorList, len(out.Errors))
 	for i, e := range out.Errors {
-		ext := map[string]any{}
-		for k, v := range e.Extensions {
-			ext[k] = v
+		ext := maps.Clone(e.Extensions)
+		if ext == nil {
+			ext = map[string]any{}
 		}
 		ext["service"] = u.service.Name
 		msg := e.Message
@@ -130,7 +131,7 @@ func (u *upstream) query(ctx context.Context, input *graphql.QueryInput, receive
 }
 
 // fail returns an upstreamError as the one error of a graphql.ErrorList, the
-// form in which nautilus's executor collects the errors of a step.
+// form in which nautilus expects a queryer's errors.
 func (u *upstream) fail(code string, cause error) error {
 	return graphql.ErrorList{&upstreamError{service: u.service.Name, code: code, cause: cause}}
 }
