@@ -1,0 +1,370 @@
+// Command bench measures Shopgraph's gateway under load, next to a plain
+// nautilus/gateway over the same subgraphs and to the subgraphs themselves.
+//
+// By default it builds the shopgraph binary from the repository and starts
+// it on loopback with -target=all, a fresh PostgreSQL database, data
+// directory and Redis prefix (all removed at the end), and a second
+// shopgraph with -target=gateway in front of counting proxies; it seeds the
+// catalog and customers through the gateway, runs the scenarios against
+// each target, and prints a Markdown report (and JSON with -json).
+//
+//	go run ./tools/bench -d 5s -c 8
+//	go run ./tools/bench -scenarios list -targets ours,nautilus -rate 200
+//	go run ./tools/bench -gateway-url http://127.0.0.1:4000/graphql -subgraph products=http://127.0.0.1:4002/graphql …
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags say.
+type config struct {
+	GatewayURL    string
+	Subgraphs     map[string]string
+	Repo          string
+	DatabaseURL   string
+	RedisURL      string
+	AdminEmail    string
+	AdminPassword string
+	Seed          seedOptions
+	Scenarios     []string
+	Targets       []string
+	Load          loadOptions
+	Timeout       time.Duration
+	JSON          string
+	Progress      bool
+}
+
+var allTargets = []string{"ours", "nautilus", "direct"}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	c := config{Subgraphs: map[string]string{}}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.GatewayURL, "gateway-url", "", "measure the gateway already running here instead of starting one (give its subgraphs with -subgraph)")
+	fs.Func("subgraph", "`name=URL` of a running subgraph, with -gateway-url (repeat it, or separate with commas)", func(v string) error {
+		for _, kv := range strings.Split(v, ",") {
+			k, u, ok := strings.Cut(kv, "=")
+			if !ok || k == "" || u == "" {
+				return fmt.Errorf("want name=URL, got %q", kv)
+			}
+			c.Subgraphs[k] = u
+		}
+		return nil
+	})
+	fs.StringVar(&c.Repo, "repo", "", "the repository to build shopgraph from (default: the module root above the working directory)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server; the harness creates and drops its own database on it")
+	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis; the harness deletes its prefix's keys at the end")
+	fs.StringVar(&c.AdminEmail, "admin-email", "admin@bench.test", "the admin who seeds the catalog")
+	fs.StringVar(&c.AdminPassword, "admin-password", "Steady-Load-2026", "that admin's password")
+	fs.IntVar(&c.Seed.Products, "products", 50, "products to seed (2 variants each, stocked)")
+	fs.IntVar(&c.Seed.Customers, "customers", 8, "customers to register for orders3hop")
+	fs.IntVar(&c.Seed.OrdersPerCustomer, "orders-per-customer", 3, "orders each of those customers places")
+	scenarioList := fs.String("scenarios", "typename,product,list,orders3hop,checkout", "scenarios to run, comma-separated")
+	targetList := fs.String("targets", strings.Join(allTargets, ","), "targets to run them against: ours, nautilus, direct (where it applies)")
+	fs.IntVar(&c.Load.Concurrency, "c", 16, "closed loop: concurrent workers")
+	fs.DurationVar(&c.Load.Duration, "d", 10*time.Second, "measured duration of each scenario × target")
+	fs.IntVar(&c.Load.Requests, "n", 0, "if set, measure this many requests instead of -d")
+	fs.Float64Var(&c.Load.Rate, "rate", 0, "open loop: requests per second (latency from the scheduled send time); 0 for closed loop")
+	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", 1000, "open loop: most requests outstanding at once")
+	fs.DurationVar(&c.Load.Warmup, "warmup", 2*time.Second, "warm-up before each measurement, not counted")
+	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of each request")
+	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
+	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on stderr (when it is a terminal)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.Scenarios = splitList(*scenarioList)
+	c.Targets = splitList(*targetList)
+	var errs []error
+	for _, s := range c.Scenarios {
+		if _, ok := scenarioByName(s); !ok {
+			errs = append(errs, fmt.Errorf("-scenarios: unknown scenario %q", s))
+		}
+	}
+	for _, t := range c.Targets {
+		if !slices.Contains(allTargets, t) {
+			errs = append(errs, fmt.Errorf("-targets: unknown target %q", t))
+		}
+	}
+	if c.Load.Concurrency < 1 || c.Load.MaxInFlight < 1 {
+		errs = append(errs, errors.New("-c and -max-in-flight must be at least 1"))
+	}
+	if c.Load.Requests <= 0 && c.Load.Duration <= 0 {
+		errs = append(errs, errors.New("give -d or -n"))
+	}
+	if c.Load.Rate < 0 || c.Load.Warmup < 0 {
+		errs = append(errs, errors.New("-rate and -warmup must not be negative"))
+	}
+	if c.Seed.Products < 1 || c.Seed.Customers < 1 || c.Seed.OrdersPerCustomer < 1 {
+		errs = append(errs, errors.New("-products, -customers and -orders-per-customer must be at least 1"))
+	}
+	if c.GatewayURL == "" && len(c.Subgraphs) > 0 {
+		errs = append(errs, errors.New("-subgraph needs -gateway-url"))
+	}
+	if c.GatewayURL != "" && len(c.Subgraphs) == 0 {
+		errs = append(errs, errors.New("-gateway-url needs the subgraphs' URLs (-subgraph name=URL) for the baseline"))
+	}
+	if c.Repo == "" && c.GatewayURL == "" {
+		var err error
+		if c.Repo, err = moduleRoot(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.Seed.AdminEmail, c.Seed.AdminPassword = c.AdminEmail, c.AdminPassword
+	c.Seed.CheckoutCustomers = c.Load.Concurrency
+	return c, errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// moduleRoot is the nearest directory at or above the working directory
+// that holds a go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory: give -repo")
+		}
+		dir = parent
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	rep := report{Machine: thisMachine(), Command: commandLine(args), Load: describeLoad(cfg)}
+
+	// One client for all the load: enough idle connections per host that
+	// no worker opens a new one per request.
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        0,
+		MaxIdleConnsPerHost: max(cfg.Load.Concurrency, cfg.Load.MaxInFlight) + 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	defer transport.CloseIdleConnections()
+	hc := &http.Client{Transport: transport, Timeout: cfg.Timeout}
+
+	// The system: started here, or given.
+	subgraphs, gatewayURL := cfg.Subgraphs, cfg.GatewayURL
+	var sys *system
+	if gatewayURL == "" {
+		sys, err = startSystem(ctx, cfg, stderr)
+		if sys != nil {
+			defer sys.Close()
+		}
+		if err != nil {
+			return err
+		}
+		subgraphs = sys.Subgraphs
+	}
+
+	// The counting proxies in front of every subgraph.
+	proxyTransport := transport.Clone()
+	defer proxyTransport.CloseIdleConnections()
+	proxies := map[string]*countingProxy{}
+	var names []string
+	for name := range subgraphs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	upstream := map[string]string{}
+	var proxyURLs []string
+	for _, name := range names {
+		p, err := startProxy(name, subgraphs[name], proxyTransport)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		proxies[name] = p
+		upstream[name] = p.URL
+		proxyURLs = append(proxyURLs, p.URL)
+	}
+	counted := func() int64 {
+		var n int64
+		for _, p := range proxies {
+			n += p.Count()
+		}
+		return n
+	}
+
+	oursCounted := false
+	if sys != nil {
+		if gatewayURL, err = sys.startGateway(ctx, upstream); err != nil {
+			return err
+		}
+		oursCounted = true
+		rep.System = fmt.Sprintf("shopgraph -target=all on loopback (%s); \"ours\" is a second shopgraph -target=gateway and \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness, both reaching the subgraphs through counting reverse proxies; \"direct\" goes to the subgraph through its proxy too",
+			strings.Join(sys.Order, ", "))
+	} else {
+		rep.System = fmt.Sprintf("running system at %s (upstream requests of ours not counted); \"nautilus\" is a plain nautilus/gateway v0.5.4 in the harness over %s through counting proxies", gatewayURL, strings.Join(names, ", "))
+	}
+	targets := map[string]string{"ours": gatewayURL}
+	if slices.Contains(cfg.Targets, "nautilus") {
+		b, err := startBaseline(ctx, proxyURLs)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		targets["nautilus"] = b.URL
+	}
+
+	fmt.Fprintln(stderr, "bench: seeding through", gatewayURL)
+	data, err := seed(ctx, hc, gatewayURL, cfg.Seed, stderr)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+
+	bar := newProgress(stderr, cfg.Progress)
+	for _, sc := range scenarios {
+		if !slices.Contains(cfg.Scenarios, sc.Name) {
+			continue
+		}
+		for _, target := range allTargets {
+			if !slices.Contains(cfg.Targets, target) {
+				continue
+			}
+			url := targets[target]
+			if target == "direct" {
+				if sc.Direct == "" || proxies[sc.Direct] == nil {
+					continue
+				}
+				url = proxies[sc.Direct].URL
+			}
+			if sc.NeedsOrders && !data.Orders {
+				rep.Rows = append(rep.Rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: no orders subgraph"})
+				continue
+			}
+			if sc.flow != nil && cfg.Load.Rate > 0 {
+				rep.Rows = append(rep.Rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: closed loop only (-rate)"})
+				continue
+			}
+			opts := cfg.Load
+			if sc.flow != nil {
+				opts.Concurrency = min(opts.Concurrency, len(data.Checkout))
+			}
+			op := sc.operation(data, hc, url)
+			if opts.Warmup > 0 {
+				bar.label = sc.Name + "/" + target + " warm-up"
+				runPhase(ctx, opts, opts.Warmup, 0, op, bar)
+			}
+			bar.label = sc.Name + "/" + target
+			before := counted()
+			s := runPhase(ctx, opts, opts.Duration, opts.Requests, op, bar)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var up *int64
+			if target != "ours" || oursCounted {
+				up = ptr(counted() - before)
+			}
+			r := newRow(sc.Name, target, s, up)
+			rep.Rows = append(rep.Rows, r)
+			fmt.Fprintf(stderr, "bench: %-22s %8.0f req/s  p50 %s ms  p99 %s ms  errors %d  failed checks %d\n",
+				sc.Name+"/"+target, r.RPS, msText(r.P50Ms), msText(r.P99Ms), r.Errors, r.FailedChecks)
+		}
+	}
+	if sys != nil {
+		if err := sys.Exited(); err != nil {
+			return err
+		}
+	}
+	rep.Comparisons = compare(rep.Rows)
+	rep.Machine.LoadAvgEnd = loadAverage()
+	rep.Notes = notes(cfg)
+	writeMarkdown(stdout, rep)
+	if cfg.JSON != "" {
+		if err := writeJSON(cfg.JSON, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func describeLoad(cfg config) string {
+	l := cfg.Load
+	var b strings.Builder
+	if l.Rate > 0 {
+		fmt.Fprintf(&b, "open loop at %g req/s (latency from the scheduled send time, at most %d in flight)", l.Rate, l.MaxInFlight)
+	} else {
+		fmt.Fprintf(&b, "closed loop, %d concurrent", l.Concurrency)
+	}
+	if l.Requests > 0 {
+		fmt.Fprintf(&b, ", %d requests", l.Requests)
+	} else {
+		fmt.Fprintf(&b, ", %s", l.Duration)
+	}
+	fmt.Fprintf(&b, " per scenario × target after a %s warm-up; %d products, %d customers × %d orders",
+		l.Warmup, cfg.Seed.Products, cfg.Seed.Customers, cfg.Seed.OrdersPerCustomer)
+	return b.String()
+}
+
+func notes(cfg config) []string {
+	var out []string
+	for _, name := range cfg.Scenarios {
+		sc, _ := scenarioByName(name)
+		out = append(out, fmt.Sprintf("- %s: %s", sc.Name, sc.Describe))
+	}
+	out = append(out,
+		"- checkout: one request = one order; latency = placeOrder sent → CONFIRMED seen; upstream/req is per gateway request (addToCart, placeOrder, polls).",
+		"- upstream/req: requests the subgraphs received per request to the target, counted by the proxies.",
+		"- errors: transport errors, HTTP errors and responses with GraphQL errors; failed checks: answers with the wrong shape or values.",
+		"- Everything (shopgraph, the harness with its load, proxies and the nautilus baseline) shares the machine's cores.")
+	return out
+}
+
+// commandLine is how the harness was run, quoted for a shell.
+func commandLine(args []string) string {
+	parts := []string{"go run ./tools/bench"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$`\\*?&|;<>()") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
