@@ -95,7 +95,7 @@ type (
 		ShippingMethod string
 		Stock          map[string]int    // SKU → available units expected
 		ProductNames   map[string]string // SKU → its product's name
-		Orders         bool           // the gateway serves orders
+		Orders         bool              // the gateway serves orders
 	}
 	product struct {
 		ID, Name string
@@ -358,7 +358,9 @@ func awaitConfirmed(ctx context.Context, hc *http.Client, url, token, id string,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for polls := 1; ; polls++ {
-		var r struct{ Order *struct{ Status, StatusReason string } }
+		var r struct {
+			Order *struct{ Status, StatusReason string }
+		}
 		if err := call(ctx, hc, url, token, `query($id: ID!) { order(id: $id) { status statusReason } }`, map[string]any{"id": id}, &r); err != nil {
 			return polls, fmt.Errorf("order %s: %w", id, err)
 		}
