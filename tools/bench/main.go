@@ -350,7 +350,8 @@ func notes(cfg config) []string {
 		out = append(out, fmt.Sprintf("- %s: %s", sc.Name, sc.Describe))
 	}
 	out = append(out,
-		"- checkout: one request = one order; latency = placeOrder sent → CONFIRMED seen; upstream/req is per gateway request (addToCart, placeOrder, polls).",
+		"- checkout: one request = one order; ok/s = orders CONFIRMED per second; latency = placeOrder sent → CONFIRMED seen; upstream/req is per gateway request (addToCart, placeOrder, polls).",
+		"- ok/s: requests with neither an error nor a failed check, per second.",
 		"- upstream/req: requests the subgraphs received per request to the target, counted by the proxies.",
 		"- errors: transport errors, HTTP errors and responses with GraphQL errors; failed checks: answers with the wrong shape or values.",
 		"- Everything (shopgraph, the harness with its load, proxies and the nautilus baseline) shares the machine's cores.")

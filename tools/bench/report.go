@@ -41,6 +41,7 @@ type row struct {
 	GatewayRequests int64    `json:"gatewayRequests"` // requests sent to the target
 	Seconds         float64  `json:"seconds"`
 	RPS             float64  `json:"rps"`
+	OKRPS           float64  `json:"okRps"` // operations without error or failed check (checkout: orders CONFIRMED)
 	P50Ms           float64  `json:"p50Ms"`
 	P95Ms           float64  `json:"p95Ms"`
 	P99Ms           float64  `json:"p99Ms"`
@@ -80,6 +81,7 @@ func newRow(scenario, target string, s *stats, upstream *int64) row {
 	}
 	if r.Seconds > 0 {
 		r.RPS = float64(r.Requests) / r.Seconds
+		r.OKRPS = float64(r.Requests-r.Errors-r.FailedChecks) / r.Seconds
 	}
 	if upstream != nil && r.GatewayRequests > 0 {
 		per := float64(*upstream) / float64(r.GatewayRequests)
@@ -132,19 +134,19 @@ func writeMarkdown(w io.Writer, r report) {
 	fmt.Fprintf(w, "- Command: `%s`\n", r.Command)
 	fmt.Fprintf(w, "- Load: %s\n", r.Load)
 	fmt.Fprintf(w, "- System: %s\n\n", r.System)
-	fmt.Fprintln(w, "| scenario | target | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | failed checks | upstream/req |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| scenario | target | requests | req/s | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors | failed checks | upstream/req |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, x := range r.Rows {
 		if x.Skipped != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | | | | | | | | |\n", x.Scenario, x.Target, x.Skipped)
+			fmt.Fprintf(w, "| %s | %s | %s | | | | | | | | | |\n", x.Scenario, x.Target, x.Skipped)
 			continue
 		}
 		up := "—"
 		if x.UpstreamPerReq != nil {
 			up = fmt.Sprintf("%.2f", *x.UpstreamPerReq)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %d | %d | %s |\n",
-			x.Scenario, x.Target, x.Requests, x.RPS, msText(x.P50Ms), msText(x.P95Ms), msText(x.P99Ms), msText(x.MaxMs),
+		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %d | %d | %s |\n",
+			x.Scenario, x.Target, x.Requests, x.RPS, x.OKRPS, msText(x.P50Ms), msText(x.P95Ms), msText(x.P99Ms), msText(x.MaxMs),
 			x.Errors, x.FailedChecks, up)
 	}
 	if len(r.Comparisons) > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -94,13 +95,15 @@ func TestNewRow(t *testing.T) {
 	for range 10 {
 		s.add(outcome{Requests: 2}, 4*time.Millisecond)
 	}
+	s.add(outcome{Err: errors.New("x")}, time.Millisecond)
+	s.add(outcome{CheckErr: errors.New("y")}, time.Millisecond)
 	s.Elapsed = 2 * time.Second
-	r := newRow("list", "ours", s, ptr(int64(50)))
-	if r.Requests != 10 || r.GatewayRequests != 20 || r.RPS != 5 {
-		t.Errorf("requests %d, gateway requests %d, req/s %v; want 10, 20, 5", r.Requests, r.GatewayRequests, r.RPS)
+	r := newRow("list", "ours", s, ptr(int64(55)))
+	if r.Requests != 12 || r.GatewayRequests != 22 || r.RPS != 6 || r.OKRPS != 5 {
+		t.Errorf("requests %d, gateway requests %d, req/s %v, ok/s %v; want 12, 22, 6, 5", r.Requests, r.GatewayRequests, r.RPS, r.OKRPS)
 	}
 	if r.UpstreamPerReq == nil || *r.UpstreamPerReq != 2.5 {
-		t.Errorf("upstream per request = %v, want 2.5 (50 upstream / 20 gateway requests)", r.UpstreamPerReq)
+		t.Errorf("upstream per request = %v, want 2.5 (55 upstream / 22 gateway requests)", r.UpstreamPerReq)
 	}
 	if r.P50Ms < 3.99 || r.P50Ms > 4.01 || r.MaxMs < 3.99 || r.MaxMs > 4.01 {
 		t.Errorf("p50 %v ms, max %v ms; want 4", r.P50Ms, r.MaxMs)
@@ -113,8 +116,8 @@ func TestNewRow(t *testing.T) {
 func TestWriteMarkdown(t *testing.T) {
 	t.Parallel()
 	rows := []row{
-		{Scenario: "product", Target: "ours", Requests: 1000, RPS: 300, P50Ms: 4.5, P95Ms: 9, P99Ms: 12.25, MaxMs: 130, UpstreamPerReq: ptr(1.0)},
-		{Scenario: "product", Target: "nautilus", Requests: 600, RPS: 200, P50Ms: 6, FailedChecks: 3, Samples: []string{"check: product is\nnull"}},
+		{Scenario: "product", Target: "ours", Requests: 1000, RPS: 300, OKRPS: 300, P50Ms: 4.5, P95Ms: 9, P99Ms: 12.25, MaxMs: 130, UpstreamPerReq: ptr(1.0)},
+		{Scenario: "product", Target: "nautilus", Requests: 600, RPS: 200, OKRPS: 199, P50Ms: 6, FailedChecks: 3, Samples: []string{"check: product is\nnull"}},
 		{Scenario: "checkout", Target: "ours", Skipped: "skipped: no orders subgraph"},
 	}
 	var b bytes.Buffer
@@ -123,8 +126,8 @@ func TestWriteMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"Test CPU, 2 cores, go1.26",
 		"`go run ./tools/bench -d 5s`",
-		"| product | ours | 1000 | 300 | 4.50 | 9.00 | 12.2 | 130 | 0 | 0 | 1.00 |",
-		"| product | nautilus | 600 | 200 | 6.00 |",
+		"| product | ours | 1000 | 300 | 300 | 4.50 | 9.00 | 12.2 | 130 | 0 | 0 | 1.00 |",
+		"| product | nautilus | 600 | 200 | 199 | 6.00 |",
 		"| checkout | ours | skipped: no orders subgraph |",
 		"| product | 1.50× | — | — |",
 		"- product/nautilus: check: product is null",

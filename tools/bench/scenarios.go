@@ -84,6 +84,13 @@ type moneyJSON struct {
 	Currency string
 }
 
+func (m moneyJSON) String() string {
+	if m.Amount == nil {
+		return "<no amount> " + m.Currency
+	}
+	return fmt.Sprintf("%d %s", *m.Amount, m.Currency)
+}
+
 func productRequest(d *seedData, i int) request {
 	want := d.Products[i%len(d.Products)]
 	return request{
@@ -119,7 +126,7 @@ func checkProduct(data json.RawMessage, want product) error {
 	for k, v := range p.Variants {
 		w := want.Variants[k]
 		if v.Name != w.Name || v.Price.Amount == nil || *v.Price.Amount != w.Price || v.Price.Currency != w.Currency {
-			return fmt.Errorf("variant %d of %s = %s %v %s, want %s %d %s", k, want.Name, v.Name, v.Price.Amount, v.Price.Currency, w.Name, w.Price, w.Currency)
+			return fmt.Errorf("variant %d of %s = %s %s, want %s %d %s", k, want.Name, v.Name, v.Price, w.Name, w.Price, w.Currency)
 		}
 	}
 	return nil
@@ -261,7 +268,8 @@ func checkOrders(data json.RawMessage, c customer, productNames map[string]strin
 // cart and places the order; the latency is from sending placeOrder until a
 // poll of order(id) sees it CONFIRMED.
 func checkoutFlow(d *seedData, hc *http.Client, url string) operation {
-	var seq atomic.Int64
+	// Every order gets its own idempotency key, across targets and phases.
+	run, seq := randomID(), atomic.Int64{}
 	dirty := make([]bool, len(d.Checkout))
 	return func(ctx context.Context, worker, i int) outcome {
 		c := d.Checkout[worker]
@@ -303,7 +311,7 @@ func checkoutFlow(d *seedData, hc *http.Client, url string) operation {
 				Subtotal moneyJSON
 			}
 		}
-		key := fmt.Sprintf("bench-%s-checkout-%d", d.RunID, seq.Add(1))
+		key := fmt.Sprintf("bench-%s-checkout-%s-%d", d.RunID, run, seq.Add(1))
 		if err := call(ctx, hc, url, c.Token, `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id status lines { sku quantity } subtotal { amount currency } } }`,
 			placeOrderVars(d.ShippingMethod, key), &placed); err != nil {
 			dirty[worker] = true
@@ -312,7 +320,9 @@ func checkoutFlow(d *seedData, hc *http.Client, url string) operation {
 		p := placed.PlaceOrder
 		if p.ID == "" || len(p.Lines) != 1 || p.Lines[0].SKU != v.SKU || p.Lines[0].Quantity != 1 ||
 			p.Subtotal.Amount == nil || *p.Subtotal.Amount != v.Price || p.Subtotal.Currency != v.Currency {
-			return outcome{CheckErr: fmt.Errorf("placeOrder(%s × 1 at %d) = %+v", v.SKU, v.Price, p), Requests: sent}
+			dirty[worker] = true
+			return outcome{CheckErr: fmt.Errorf("placeOrder(%s × 1 at %d %s) = order %q, lines %+v, subtotal %s",
+				v.SKU, v.Price, v.Currency, p.ID, p.Lines, p.Subtotal), Requests: sent}
 		}
 		polls, err := awaitConfirmed(ctx, hc, url, c.Token, p.ID, 60*time.Second)
 		sent += polls
