@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,13 +80,15 @@ func (fakeRates) Methods(_ context.Context, currency string) ([]order.ShippingMe
 // env is one orders service on its own PostgreSQL schema and Redis prefix,
 // behind an HTTP server.
 type env struct {
-	svc     *orders.Service
-	pool    *pgxpool.Pool
-	rdb     *redis.Client
-	prefix  string
-	key     jwk.Key
-	url     string
-	catalog *fakeCatalog
+	svc      *orders.Service
+	serving  atomic.Pointer[orders.Service]
+	pool     *pgxpool.Pool
+	rdb      *redis.Client
+	prefix   string
+	key      jwk.Key
+	verifier *auth.Verifier
+	url      string
+	catalog  *fakeCatalog
 }
 
 func newEnv(t *testing.T, catalog *fakeCatalog, edit func(*orders.Config)) *env {
@@ -104,9 +107,15 @@ func newEnv(t *testing.T, catalog *fakeCatalog, edit func(*orders.Config)) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(svc.Handler)
+	e := &env{svc: svc, pool: pool, rdb: rdb, prefix: prefix, key: key, verifier: ver, catalog: catalog}
+	e.serving.Store(svc)
+	// Requests go to the current instance (see world.rebuild).
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.serving.Load().Handler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() { srv.Close(); svc.Close() })
-	return &env{svc: svc, pool: pool, rdb: rdb, prefix: prefix, key: key, url: srv.URL, catalog: catalog}
+	e.url = srv.URL
+	return e
 }
 
 // run runs the service's saga until the test ends.
