@@ -247,9 +247,10 @@ func TestSaga(t *testing.T) {
 	catalog := newCatalog(
 		variant("MUG", usd(1250)), variant("CAP", usd(2000)), variant("TEE", usd(1500)),
 		variant("SOCK", usd(300)), variant("HAT", usd(2500)), variant("BAG", usd(4000)), variant("PEN", usd(200)),
+		variant("SCARF", usd(1800)),
 	)
 	w := newWorld(t, catalog, func(c *orders.Config) { c.StepTimeout = time.Minute })
-	for sku, n := range map[string]int{"MUG": 10, "CAP": 5, "TEE": 4, "SOCK": 3, "HAT": 6, "BAG": 8, "PEN": 20} {
+	for sku, n := range map[string]int{"MUG": 10, "CAP": 5, "TEE": 4, "SOCK": 3, "HAT": 6, "BAG": 8, "PEN": 20, "SCARF": 6} {
 		w.stock(sku, n)
 	}
 	w.start("orders", "inventory", "payments")
@@ -322,12 +323,12 @@ func TestSaga(t *testing.T) {
 
 	t.Run("one line short", func(t *testing.T) {
 		t.Parallel()
-		placed := w.buy("short", "key-short-0001", sandbox.TokenVisa, map[string]int{"SOCK": 4, "HAT": 1})
+		placed := w.buy("short", "key-short-0001", sandbox.TokenVisa, map[string]int{"SOCK": 4, "SCARF": 1})
 		o := w.waitStatus(placed.ID, order.StatusRejected)
 		if o.StatusReason != "Rejected: not enough stock for SOCK (4 requested, 3 available)." {
 			t.Errorf("reason %q", o.StatusReason)
 		}
-		for sku, onHand := range map[string]int{"SOCK": 3, "HAT": 6} {
+		for sku, onHand := range map[string]int{"SOCK": 3, "SCARF": 6} {
 			if got := w.level(sku); got.OnHand != onHand || got.Reserved != 0 {
 				t.Errorf("%s %+v: want nothing reserved", sku, got)
 			}

@@ -103,7 +103,7 @@ func (s *Service) Add(ctx context.Context, sku string, qty int) (View, error) {
 	if err != nil {
 		return View{}, fmt.Errorf("load cart: %w", err)
 	}
-	known, err := s.catalog.Variants(ctx, skusOf(cur, sku))
+	known, err := s.variants(ctx, skusOf(cur, sku))
 	if err != nil {
 		return View{}, err
 	}
@@ -166,7 +166,7 @@ func (s *Service) SetQuantity(ctx context.Context, sku string, qty int) (View, e
 	if cur.Find(sku) < 0 {
 		return View{}, notInCart(sku)
 	}
-	known, err := s.catalog.Variants(ctx, skusOf(cur, ""))
+	known, err := s.variants(ctx, skusOf(cur, ""))
 	if err != nil {
 		return View{}, err
 	}
@@ -248,7 +248,7 @@ func (s *Service) view(ctx context.Context, c Cart, known map[string]Variant) (V
 		}
 	}
 	if len(missing) > 0 {
-		more, err := s.catalog.Variants(ctx, missing)
+		more, err := s.variants(ctx, missing)
 		if err != nil {
 			return View{}, err
 		}
@@ -262,6 +262,16 @@ func (s *Service) view(ctx context.Context, c Cart, known map[string]Variant) (V
 		known = all
 	}
 	return Price(c, known), nil
+}
+
+// variants asks the catalog about skus, logging why it could not.
+func (s *Service) variants(ctx context.Context, skus []string) (map[string]Variant, error) {
+	known, err := s.catalog.Variants(ctx, skus)
+	if err != nil {
+		s.log.WarnContext(ctx, "cart: catalog lookup failed", "err", err)
+		return nil, err
+	}
+	return known, nil
 }
 
 // Price returns c priced from known, the catalog's answer for its SKUs.

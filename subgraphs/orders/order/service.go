@@ -124,6 +124,11 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (*Order, error) {
 		return nil, fmt.Errorf("place order: load cart: %w", err)
 	}
 	if len(c.Items) == 0 {
+		// A retry of this checkout racing the first attempt finds the cart
+		// emptied by it, after its order was committed: return that order.
+		if o, err := s.store.LoadByIdempotencyKey(ctx, id.UserID, in.IdempotencyKey); err == nil {
+			return o, nil
+		}
 		return nil, apperr.Errorf(apperr.InvalidInput, "your cart is empty: add something to it first")
 	}
 	lines, subtotal, err := s.priceLines(ctx, c)
@@ -183,6 +188,7 @@ func (s *Service) priceLines(ctx context.Context, c cart.Cart) ([]Line, money.Mo
 	}
 	known, err := s.catalog.Variants(ctx, skus)
 	if err != nil {
+		s.log.WarnContext(ctx, "place order: catalog lookup failed", "err", err)
 		return nil, money.Money{}, err
 	}
 	var gone []string
@@ -222,6 +228,7 @@ func (s *Service) priceLines(ctx context.Context, c cart.Cart) ([]Line, money.Mo
 func (s *Service) shippingMethod(ctx context.Context, code, currency string) (ShippingMethod, error) {
 	methods, err := s.rates.Methods(ctx, currency)
 	if err != nil {
+		s.log.WarnContext(ctx, "place order: shipping rates lookup failed", "currency", currency, "err", err)
 		return ShippingMethod{}, err
 	}
 	codes := make([]string, 0, len(methods))
@@ -472,9 +479,15 @@ func (s *Service) react(ctx context.Context, typ, orderID string, decide func(*O
 // order is handled by one of them.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	n := 0
+	seen := map[string]bool{}
 	for n < sweepBatch && ctx.Err() == nil {
 		now := s.at()
+		again := false
 		found, err := s.store.UpdateDue(ctx, now, func(o *Order) (Change, error) {
+			if again = seen[o.ID]; again {
+				return Change{}, nil // still due after its change: next sweep
+			}
+			seen[o.ID] = true
 			ch := s.finish(o, s.saga.onDeadline(o, now), now)
 			switch {
 			case o.Saga.Step == StepNone:
@@ -492,7 +505,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("sweep saga deadlines: %w", err)
 		}
-		if !found {
+		if !found || again {
 			break
 		}
 		n++
