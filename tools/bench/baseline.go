@@ -52,6 +52,9 @@ func startProxy(name, target string, transport http.RoundTripper) (*countingProx
 			r.Out.Host = u.Host
 		},
 		Transport: transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway) // the client counts it; no log line per failure
+		},
 	}
 	p.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

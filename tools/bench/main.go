@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -48,6 +49,7 @@ type config struct {
 	GatewayURL    string
 	Subgraphs     map[string]string
 	Repo          string
+	Binary        string
 	DatabaseURL   string
 	RedisURL      string
 	AdminEmail    string
@@ -67,17 +69,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c := config{Subgraphs: map[string]string{}}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.GatewayURL, "gateway-url", "", "measure the gateway already running here instead of starting one (give its subgraphs with -subgraph)")
+	fs.StringVar(&c.GatewayURL, "gateway-url", "", "measure the gateway already running here instead of starting one (give its subgraphs with -subgraph; the seeded products, customers and orders stay in it)")
 	fs.Func("subgraph", "`name=URL` of a running subgraph, with -gateway-url (repeat it, or separate with commas)", func(v string) error {
 		for _, kv := range strings.Split(v, ",") {
 			k, u, ok := strings.Cut(kv, "=")
-			if !ok || k == "" || u == "" {
-				return fmt.Errorf("want name=URL, got %q", kv)
+			if !ok || k == "" || !isHTTPURL(u) {
+				return fmt.Errorf("want name=http://host:port/path, got %q", kv)
 			}
 			c.Subgraphs[k] = u
 		}
 		return nil
 	})
+	fs.StringVar(&c.Binary, "bin", "", "run this shopgraph binary instead of building one from -repo")
 	fs.StringVar(&c.Repo, "repo", "", "the repository to build shopgraph from (default: the module root above the working directory)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server; the harness creates and drops its own database on it")
 	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis; the harness deletes its prefix's keys at the end")
@@ -125,13 +128,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.Seed.Products < 1 || c.Seed.Customers < 1 || c.Seed.OrdersPerCustomer < 1 {
 		errs = append(errs, errors.New("-products, -customers and -orders-per-customer must be at least 1"))
 	}
+	if c.GatewayURL != "" && !isHTTPURL(c.GatewayURL) {
+		errs = append(errs, fmt.Errorf("-gateway-url %q is not an http(s) URL", c.GatewayURL))
+	}
 	if c.GatewayURL == "" && len(c.Subgraphs) > 0 {
 		errs = append(errs, errors.New("-subgraph needs -gateway-url"))
 	}
 	if c.GatewayURL != "" && len(c.Subgraphs) == 0 {
 		errs = append(errs, errors.New("-gateway-url needs the subgraphs' URLs (-subgraph name=URL) for the baseline"))
 	}
-	if c.Repo == "" && c.GatewayURL == "" {
+	if c.Repo == "" && c.GatewayURL == "" && c.Binary == "" {
 		var err error
 		if c.Repo, err = moduleRoot(); err != nil {
 			errs = append(errs, err)
@@ -140,6 +146,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.Seed.AdminEmail, c.Seed.AdminPassword = c.AdminEmail, c.AdminPassword
 	c.Seed.CheckoutCustomers = c.Load.Concurrency
 	return c, errors.Join(errs...)
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func splitList(s string) []string {
@@ -261,7 +272,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	bar := newProgress(stderr, cfg.Progress)
 	for _, sc := range scenarios {
-		if !slices.Contains(cfg.Scenarios, sc.Name) {
+		if !slices.Contains(cfg.Scenarios, sc.Name) || ctx.Err() != nil {
 			continue
 		}
 		for _, target := range allTargets {
@@ -295,8 +306,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			bar.label = sc.Name + "/" + target
 			before := counted()
 			s := runPhase(ctx, opts, opts.Duration, opts.Requests, op, bar)
-			if err := ctx.Err(); err != nil {
-				return err
+			if ctx.Err() != nil {
+				break // interrupted: report what was measured in full
 			}
 			var up *int64
 			if target != "ours" || oursCounted {
@@ -316,11 +327,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep.Comparisons = compare(rep.Rows)
 	rep.Machine.LoadAvgEnd = loadAverage()
 	rep.Notes = notes(cfg)
+	if ctx.Err() != nil {
+		rep.Notes = append(rep.Notes, "- Interrupted: only the measurements completed before are shown.")
+	}
 	writeMarkdown(stdout, rep)
 	if cfg.JSON != "" {
 		if err := writeJSON(cfg.JSON, rep); err != nil {
 			return err
 		}
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
 	}
 	return nil
 }

@@ -76,13 +76,15 @@ func startSystem(ctx context.Context, cfg config, log io.Writer) (_ *system, err
 	s.adminDBURL = admin.String()
 	u.Path = "/" + s.dbName
 
-	s.bin = filepath.Join(s.dir, "shopgraph")
-	fmt.Fprintf(log, "bench: building shopgraph from %s\n", cfg.Repo)
-	build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, ".")
-	build.Dir = cfg.Repo
-	build.Stdout, build.Stderr = log, log
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("go build: %w", err)
+	if s.bin = cfg.Binary; s.bin == "" {
+		s.bin = filepath.Join(s.dir, "shopgraph")
+		fmt.Fprintf(log, "bench: building shopgraph from %s\n", cfg.Repo)
+		build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, ".")
+		build.Dir = cfg.Repo
+		build.Stdout, build.Stderr = log, log
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("go build: %w", err)
+		}
 	}
 
 	args := []string{
