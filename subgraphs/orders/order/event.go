@@ -378,7 +378,11 @@ func (d ShipmentCancelled) apply(o *Order, _ time.Time) { o.Progress.Shipment = 
 func (d Refunded) apply(o *Order, _ time.Time) {
 	o.Progress.Refunded.Amount += d.Amount.Amount
 	if o.Progress.Refunded.Amount >= o.Total.Amount && o.Total.Amount > 0 {
-		o.setStatus(StatusRefunded, d.Describe())
+		reason := fmt.Sprintf("Refunded in full (%s).", o.Progress.Refunded)
+		if d.Reason != "" {
+			reason = fmt.Sprintf("Refunded in full (%s): %s", o.Progress.Refunded, sentence(d.Reason))
+		}
+		o.setStatus(StatusRefunded, reason)
 	}
 }
 

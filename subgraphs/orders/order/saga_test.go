@@ -273,3 +273,25 @@ func TestCancel(t *testing.T) {
 		})
 	}
 }
+
+func TestRefunds(t *testing.T) {
+	t.Parallel()
+	refund := func(amount int64) reply {
+		r := payReply(contract.TypePaymentRefunded)
+		r.payment.Amount = money.Money{Amount: amount, Currency: "USD"}
+		r.payment.Reason = "damaged in transit"
+		return r
+	}
+	shipped := []reply{
+		stockReply(contract.TypeStockReserved), payReply(contract.TypePaymentAuthorized), stockReply(contract.TypeStockCommitted),
+		shipReply(contract.TypeShipmentShipped), payReply(contract.TypePaymentCaptured),
+	}
+	o, _ := run(t, append(slices.Clone(shipped), refund(1000))...)
+	if o.Status != StatusShipped || o.Progress.Refunded.Amount != 1000 {
+		t.Errorf("after a partial refund: %s, refunded %v", o.Status, o.Progress.Refunded)
+	}
+	o, _ = run(t, append(slices.Clone(shipped), refund(1000), refund(1500))...)
+	if o.Status != StatusRefunded || o.StatusReason != "Refunded in full (USD 25.00): damaged in transit." {
+		t.Errorf("after refunding all of USD 25.00: %s (%s)", o.Status, o.StatusReason)
+	}
+}
