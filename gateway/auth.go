@@ -45,12 +45,12 @@ func unauthenticated(w http.ResponseWriter, message string) {
 	writeErrors(w, http.StatusUnauthorized, requestError(codeUnauthenticated, message))
 }
 
-// forwardHeaders is the gateway's nautilus request middleware: every request
-// to a service carries the caller's verified token (the service verifies it
-// again), the caller's address (X-Forwarded-For, which the users service
-// rate-limits logins by) and the request ID. nautilus gives the upstream
-// request the incoming request's context.
-func forwardHeaders(req *http.Request) error {
+// forwardHeaders sets the headers every request to a service carries: the
+// caller's verified token (the service verifies it again), the caller's
+// address (X-Forwarded-For, which the users service rate-limits logins by)
+// and the request ID, all taken from the incoming request's context, which
+// the upstream request has.
+func forwardHeaders(req *http.Request) {
 	ctx := req.Context()
 	if id, ok := auth.FromContext(ctx); ok && id.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+id.Token)
@@ -61,5 +61,4 @@ func forwardHeaders(req *http.Request) error {
 		}
 		req.Header.Set("X-Request-ID", info.requestID)
 	}
-	return nil
 }

@@ -3,7 +3,9 @@ package gateway
 import (
 	"bytes"
 	"slices"
+	"strings"
 
+	nautilus "github.com/nautilus/gateway"
 	"github.com/nautilus/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
@@ -63,4 +65,98 @@ func printOperation(doc *ast.QueryDocument, op *ast.OperationDefinition, set ast
 	var buf bytes.Buffer
 	formatter.NewFormatter(&buf).FormatQueryDocument(out)
 	return buf.String()
+}
+
+// printFetch returns the selection of a node fetch of step, the part after
+// node(id: $id): `{ ... on Type { … } }`. The step's fragments are written
+// inline: a batch holds the fetches of several steps, whose fragments of
+// the same name may differ (nautilus splits a fragment per service).
+func printFetch(step *nautilus.QueryPlanStep) string {
+	var b strings.Builder
+	b.WriteString("{ ... on ")
+	b.WriteString(step.ParentType)
+	b.WriteByte(' ')
+	writeSelections(&b, step.SelectionSet, step.FragmentDefinitions)
+	b.WriteString(" }")
+	return b.String()
+}
+
+// writeSelections writes set, with fragment spreads written inline.
+func writeSelections(b *strings.Builder, set ast.SelectionSet, fragments ast.FragmentDefinitionList) {
+	b.WriteByte('{')
+	empty := true
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			b.WriteByte(' ')
+			if s.Alias != "" && s.Alias != s.Name {
+				b.WriteString(s.Alias)
+				b.WriteString(": ")
+			}
+			b.WriteString(s.Name)
+			if len(s.Arguments) > 0 {
+				b.WriteByte('(')
+				for i, a := range s.Arguments {
+					if i > 0 {
+						b.WriteString(", ")
+					}
+					b.WriteString(a.Name)
+					b.WriteString(": ")
+					b.WriteString(a.Value.String())
+				}
+				b.WriteByte(')')
+			}
+			writeDirectives(b, s.Directives)
+			if len(s.SelectionSet) > 0 {
+				b.WriteByte(' ')
+				writeSelections(b, s.SelectionSet, fragments)
+			}
+		case *ast.InlineFragment:
+			if len(s.SelectionSet) == 0 {
+				continue
+			}
+			b.WriteString(" ...")
+			if s.TypeCondition != "" {
+				b.WriteString(" on ")
+				b.WriteString(s.TypeCondition)
+			}
+			writeDirectives(b, s.Directives)
+			b.WriteByte(' ')
+			writeSelections(b, s.SelectionSet, fragments)
+		case *ast.FragmentSpread:
+			f := fragments.ForName(s.Name)
+			if f == nil || len(f.SelectionSet) == 0 {
+				continue
+			}
+			b.WriteString(" ... on ")
+			b.WriteString(f.TypeCondition)
+			writeDirectives(b, s.Directives)
+			b.WriteByte(' ')
+			writeSelections(b, f.SelectionSet, fragments)
+		}
+		empty = false
+	}
+	if empty {
+		b.WriteString(" __typename")
+	}
+	b.WriteString(" }")
+}
+
+func writeDirectives(b *strings.Builder, dirs ast.DirectiveList) {
+	for _, d := range dirs {
+		b.WriteString(" @")
+		b.WriteString(d.Name)
+		if len(d.Arguments) > 0 {
+			b.WriteByte('(')
+			for i, a := range d.Arguments {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(a.Name)
+				b.WriteString(": ")
+				b.WriteString(a.Value.String())
+			}
+			b.WriteByte(')')
+		}
+	}
 }

@@ -15,18 +15,25 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
-	nautilus "github.com/nautilus/gateway"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
 )
 
-// Defaults of the Config's zero durations.
+// Defaults of the Config's zero values.
 const (
 	DefaultUpstreamTimeout = 10 * time.Second
 	DefaultStartupTimeout  = 60 * time.Second
+	DefaultMaxDepth        = 15
+	DefaultMaxAliases      = 30
+	DefaultMaxCost         = 50000
+	DefaultMaxQueryBytes   = 32 << 10
+	DefaultMaxBatchSize    = 10
+	DefaultPlanCacheSize   = 1000
+	DefaultAPQCacheSize    = 1000
 )
 
 // Service is one subgraph behind the gateway.
@@ -51,6 +58,36 @@ type Config struct {
 	// StartupTimeout is how long New waits for every service to answer
 	// introspection (default 60s).
 	StartupTimeout time.Duration
+	// SchemaPollInterval is how often every service's schema is read again;
+	// a changed schema is merged and served without a restart. Zero never
+	// reads them again.
+	SchemaPollInterval time.Duration
+
+	// Limits on operations, checked before any service is called. Zero
+	// values take the defaults.
+
+	// MaxDepth bounds the nesting of an operation's fields (default 15).
+	MaxDepth int
+	// MaxAliases bounds the aliased fields of an operation (default 30).
+	MaxAliases int
+	// MaxCost bounds an operation's estimated size: each field counts
+	// once for every object it can appear in, where a field with a first or
+	// last argument returns that many and any other list 10 (default 50000).
+	MaxCost int
+	// MaxQueryBytes bounds the length of a query's text (default 32 KiB).
+	MaxQueryBytes int
+	// MaxBatchSize bounds the operations of a batched request, a JSON array
+	// of requests (default 10); 1 allows no batching.
+	MaxBatchSize int
+	// DisableIntrospection refuses __schema and __type; __typename stays.
+	DisableIntrospection bool
+
+	// PlanCacheSize bounds the prepared operations kept, keyed by their
+	// normalized text and operation name (default 1000).
+	PlanCacheSize int
+	// APQCacheSize bounds the automatic persisted queries kept (default
+	// 1000).
+	APQCacheSize int
 	// Log receives request logs and internal errors (default: discarded).
 	Log *slog.Logger
 }
@@ -80,35 +117,57 @@ func (c *Config) validate() error {
 	if c.Verifier == nil {
 		errs = append(errs, errors.New("no token verifier configured"))
 	}
-	if c.UpstreamTimeout < 0 || c.StartupTimeout < 0 {
-		errs = append(errs, errors.New("timeouts must not be negative"))
+	if c.UpstreamTimeout < 0 || c.StartupTimeout < 0 || c.SchemaPollInterval < 0 {
+		errs = append(errs, errors.New("timeouts and intervals must not be negative"))
 	}
-	if c.UpstreamTimeout == 0 {
-		c.UpstreamTimeout = DefaultUpstreamTimeout
+	if c.MaxDepth < 0 || c.MaxAliases < 0 || c.MaxCost < 0 || c.MaxQueryBytes < 0 || c.MaxBatchSize < 0 ||
+		c.PlanCacheSize < 0 || c.APQCacheSize < 0 {
+		errs = append(errs, errors.New("limits and cache sizes must not be negative"))
 	}
-	if c.StartupTimeout == 0 {
-		c.StartupTimeout = DefaultStartupTimeout
-	}
+	setDefault(&c.UpstreamTimeout, DefaultUpstreamTimeout)
+	setDefault(&c.StartupTimeout, DefaultStartupTimeout)
+	setDefault(&c.MaxDepth, DefaultMaxDepth)
+	setDefault(&c.MaxAliases, DefaultMaxAliases)
+	setDefault(&c.MaxCost, DefaultMaxCost)
+	setDefault(&c.MaxQueryBytes, DefaultMaxQueryBytes)
+	setDefault(&c.MaxBatchSize, DefaultMaxBatchSize)
+	setDefault(&c.PlanCacheSize, DefaultPlanCacheSize)
+	setDefault(&c.APQCacheSize, DefaultAPQCacheSize)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	return errors.Join(errs...)
 }
 
+// setDefault sets a zero *v to def.
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
 // Gateway serves the merged schema of its services over HTTP.
 type Gateway struct {
 	cfg       Config
 	log       *slog.Logger
-	nautilus  *nautilus.Gateway
-	schema    *ast.Schema // the merged, public schema
 	upstreams map[string]*upstream
 	client    *http.Client
+	snap      atomic.Pointer[snapshot] // see current
+	apq       *apqStore
+	reload    *reloader
+
+	// schema and locations are the start-up snapshot's, for code that has
+	// not moved to current() yet: they do not follow schema reloads.
+	schema    *ast.Schema
 	locations fieldLocations
 }
 
 // New introspects every service, retrying each with backoff until
 // cfg.StartupTimeout, and builds the gateway on their merged schema. The
 // error names every service that did not answer, and why.
+//
+// With a SchemaPollInterval, the gateway then reads the services' schemas
+// again in the background until ctx ends or Close is called.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
@@ -118,6 +177,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		log:       cfg.Log,
 		client:    &http.Client{Timeout: cfg.UpstreamTimeout},
 		upstreams: map[string]*upstream{},
+		apq:       newAPQStore(cfg.APQCacheSize),
 	}
 	for _, s := range cfg.Services {
 		g.upstreams[s.URL] = newUpstream(s, g.client)
@@ -126,27 +186,20 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{}
-	for _, s := range cfg.Services {
-		names[s.URL] = s.Name
-	}
-	g.locations = newFieldLocations(sources, names)
-	plans := &planCache{}
-	factory := nautilus.QueryerFactory(g.queryerFor)
-	ng, err := nautilus.New(sources,
-		nautilus.WithQueryerFactory(&factory),
-		nautilus.WithQueryPlanCache(plans),
-		nautilus.WithMiddlewares(nautilus.RequestMiddleware(forwardHeaders)),
-		nautilus.WithLogger(nautilusLogger{g.log}),
-	)
+	snap, err := g.build(ctx, sources)
 	if err != nil {
-		return nil, fmt.Errorf("merge the services' schemas: %w", err)
-	}
-	g.nautilus = ng
-	if g.schema, err = plans.mergedSchema(ctx, ng); err != nil {
 		return nil, err
 	}
+	g.snap.Store(snap)
+	g.schema, g.locations = snap.schema, snap.locations
+	g.reload = g.startReloader(ctx)
 	return g, nil
+}
+
+// Close stops reading the services' schemas in the background. The handler
+// keeps serving the last merged schema.
+func (g *Gateway) Close() {
+	g.reload.stop()
 }
 
 // Handler returns the gateway's HTTP handler: GraphQL at /graphql (POST and

@@ -46,18 +46,16 @@ func TestQuerySpansServices(t *testing.T) {
 	if len(data.Products[2].Reviews) != 0 {
 		t.Errorf("Mug has reviews %+v, want none", data.Products[2].Reviews)
 	}
-	// One request for the products, then nautilus fetches Product.reviews
-	// with one node(id:) request per product (no batching yet).
+	// One request for the products, then one for the reviews of all
+	// three: aliased node(id:) fields in one document.
 	if n := len(e.catalog.Requests()); n != 1 {
 		t.Errorf("catalog got %d requests, want 1", n)
 	}
-	if n := len(e.reviews.Requests()); n != 3 {
-		t.Errorf("reviews got %d requests, want 3 (one per product)", n)
+	if n := len(e.reviews.Requests()); n != 1 {
+		t.Fatalf("reviews got %d requests, want 1 (one batch for all products)", n)
 	}
-	for _, r := range e.reviews.Requests() {
-		if !strings.Contains(r.Body, "node(id: $id)") {
-			t.Errorf("reviews request is not a node query: %s", r.Body)
-		}
+	if body := e.reviews.Requests()[0].Body; strings.Count(body, ": node(id: $") != 3 {
+		t.Errorf("reviews request is not a batch of three node fields: %s", body)
 	}
 }
 

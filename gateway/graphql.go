@@ -5,47 +5,66 @@ import (
 	"fmt"
 	"net/http"
 
-	nautilus "github.com/nautilus/gateway"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// serveGraphQL answers one GraphQL request.
+// serveGraphQL answers a GraphQL request, or a batch of them (a JSON array,
+// answered with an array, each operation run after the one before).
 func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
-	p, status, perr := readParams(w, r)
+	reqs, batch, status, perr := g.readRequests(w, r)
 	if perr != nil {
 		writeErrors(w, status, perr)
 		return
 	}
-	info := infoFrom(r.Context())
-	info.operation = p.OperationName
-	req, status, refused := g.prepare(p, r.Method)
-	if refused != nil {
+	if !batch {
+		res, status := g.serveOne(r, reqs[0])
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
-		writeErrors(w, status, refused...)
+		writeJSON(w, status, res)
 		return
 	}
-	info.operation = req.op.Name
+	out := make([]response, len(reqs))
+	for i, p := range reqs {
+		out[i], _ = g.serveOne(r, p)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// serveOne answers one GraphQL request with its response and HTTP status.
+func (g *Gateway) serveOne(r *http.Request, p params) (response, int) {
+	info := infoFrom(r.Context())
+	info.operation = p.OperationName
+	pq, status, perr := g.resolvePersisted(&p)
+	if perr != nil {
+		return response{Errors: []*gqlerror.Error{perr}}, status
+	}
+	snap := g.current()
+	op, status, errs := g.prepare(snap, p, r.Method)
+	if errs != nil {
+		return response{Errors: errs}, status
+	}
+	g.remember(pq, p.Query)
+	info.operation = op.op.Name
 	log := g.log.With("request_id", info.requestID)
-	rc := &nautilus.RequestContext{Context: r.Context(), Query: req.query, OperationName: req.op.Name, Variables: p.Variables}
-	data, err := g.execute(rc, req.doc, req.op)
-	errs := publicErrors(r, log, err)
-	sh := &shaper{schema: g.schema, fragments: req.doc.Fragments, vars: p.Variables}
-	shaped := sh.root(data, req.op)
-	if len(sh.nulled) > 0 && len(errs) == 0 {
+	data, execErrs := g.execute(r.Context(), op, p.Variables)
+	pub := publicErrors(r, log, execErrs)
+	sh := &shaper{schema: snap.schema, fragments: op.doc.Fragments, vars: p.Variables}
+	shaped := sh.root(data, op.op)
+	if len(sh.nulled) > 0 && len(pub) == 0 {
 		// A service left out a non-null field without saying why.
 		log.ErrorContext(r.Context(), "incomplete data from the services", "paths", fmt.Sprint(sh.nulled))
-		errs = append(errs, &gqlerror.Error{Message: "internal error", Path: sh.nulled[0],
+		pub = append(pub, &gqlerror.Error{Message: "internal error", Path: sh.nulled[0],
 			Extensions: map[string]any{"code": codeInternal}})
 	}
-	res := response{Errors: errs, Data: json.RawMessage("null")}
+	locate(pub, op, p)
+	res := response{Errors: pub, Data: json.RawMessage("null")}
 	if shaped != nil {
+		var err error
 		if res.Data, err = json.Marshal(shaped); err != nil {
 			log.ErrorContext(r.Context(), "encode data", "err", err)
-			writeErrors(w, http.StatusInternalServerError, requestError(codeInternal, "internal error"))
-			return
+			return response{Errors: []*gqlerror.Error{requestError(codeInternal, "internal error")}}, http.StatusInternalServerError
 		}
 	}
-	writeJSON(w, http.StatusOK, res)
+	return res, http.StatusOK
 }

@@ -15,8 +15,12 @@ const maxReadyCheck = 2 * time.Second
 
 // serviceState is one service's line in /readyz.
 type serviceState struct {
-	Name   string `json:"name"`
-	Status string `json:"status"` // "ok" or "unavailable"
+	Name string `json:"name"`
+	// Status is "ok", "unavailable", or "schema_rejected": the service
+	// answers, but its new schema does not merge with the others, so the
+	// gateway serves its last good one; Reason says why.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // serveHealth answers liveness: the process is up.
@@ -24,8 +28,9 @@ func (g *Gateway) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// serveReady answers readiness: 200 only when every service answers
-// { __typename }, else 503. The body lists each service's state.
+// serveReady answers readiness: 200 when every service answers
+// { __typename }, else 503. The body lists each service's state; its
+// status is "degraded" (still 200) when a service's new schema was rejected.
 func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	timeout := min(g.cfg.UpstreamTimeout, maxReadyCheck)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -40,17 +45,25 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 			if err == nil && data["__typename"] == nil {
 				err = errNoTypename
 			}
+			g.reload.seen(s.Name, err == nil)
 			if err != nil {
 				states[i].Status = "unavailable"
 				g.log.WarnContext(ctx, "service not ready", "service", s.Name, "url", s.URL, "err", causeOf(firstError(err)))
+			} else if reason := g.reload.rejection(s.Name); reason != "" {
+				states[i].Status, states[i].Reason = "schema_rejected", reason
 			}
 		})
 	}
 	wg.Wait()
 	status, overall := http.StatusOK, "ok"
 	for _, s := range states {
-		if s.Status != "ok" {
+		switch s.Status {
+		case "unavailable":
 			status, overall = http.StatusServiceUnavailable, "unavailable"
+		case "schema_rejected":
+			if overall == "ok" {
+				overall = "degraded"
+			}
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

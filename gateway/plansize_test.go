@@ -49,12 +49,12 @@ func TestPlanStepsBoundsNautilusPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if errs := validator.ValidateWithRules(g.schema, doc, nil); len(errs) > 0 {
+			if errs := validator.ValidateWithRules(g.current().schema, doc, nil); len(errs) > 0 {
 				t.Fatal(errs)
 			}
 			op := doc.Operations[0]
-			estimate := 1 + g.locations.planSteps(doc, op.SelectionSet, rootType(g.schema, op).Name, "")
-			plans, err := g.nautilus.GetPlans(&nautilus.RequestContext{Context: context.Background(), Query: tt.query})
+			estimate := 1 + g.current().locations.planSteps(doc, op.SelectionSet, rootType(g.current().schema, op).Name, "")
+			plans, err := g.current().nautilus.GetPlans(&nautilus.RequestContext{Context: context.Background(), Query: tt.query})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -12,7 +13,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// maxRequestBody bounds the JSON body of a POST.
+// maxRequestBody bounds the JSON body of a POST, beyond the queries'
+// text: variables and extensions.
 const maxRequestBody = 1 << 20
 
 // params are the parameters of a GraphQL-over-HTTP request.
@@ -23,7 +25,69 @@ type params struct {
 	Extensions    map[string]any `json:"extensions"`
 }
 
-// readParams reads the GraphQL parameters of r: the JSON body of a POST, or
+// readRequests reads the GraphQL requests of r: the JSON body of a POST,
+// one request or a batch (an array of at most MaxBatchSize), or the query
+// string of a GET. A refused request yields the HTTP status and the error
+// to answer with.
+func (g *Gateway) readRequests(w http.ResponseWriter, r *http.Request) (reqs []params, batch bool, status int, err *gqlerror.Error) {
+	switch r.Method {
+	case http.MethodPost:
+		return g.readPOST(w, r)
+	case http.MethodGet:
+		p, status, err := readQueryString(r)
+		return []params{p}, false, status, err
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		return nil, false, http.StatusMethodNotAllowed,
+			requestError(codeMethodNotAllowed, fmt.Sprintf("%s is not allowed; use POST, or GET for queries", r.Method))
+	}
+}
+
+func (g *Gateway) readPOST(w http.ResponseWriter, r *http.Request) ([]params, bool, int, *gqlerror.Error) {
+	// Only JSON: a text/plain or form POST is a "simple" cross-site request
+	// that browsers send without a CORS preflight.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, false, http.StatusUnsupportedMediaType,
+			requestError(codeBadRequest, "Content-Type must be application/json")
+	}
+	limit := int64(maxRequestBody + g.cfg.MaxQueryBytes*g.cfg.MaxBatchSize)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, false, http.StatusRequestEntityTooLarge,
+				requestError(codeBadRequest, fmt.Sprintf("request body larger than %d bytes", limit))
+		}
+		return nil, false, http.StatusBadRequest, requestError(codeBadRequest, "cannot read the request body")
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		var p params
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, false, http.StatusBadRequest, requestError(codeBadRequest, bodyErrorMessage(err))
+		}
+		return []params{p}, false, 0, nil
+	}
+	if g.cfg.MaxBatchSize < 2 {
+		return nil, true, http.StatusBadRequest,
+			requestError(codeBadRequest, "request body must be one JSON object; batched requests are not supported")
+	}
+	var ps []params
+	if err := json.Unmarshal(body, &ps); err != nil {
+		return nil, true, http.StatusBadRequest, requestError(codeBadRequest, bodyErrorMessage(err))
+	}
+	switch {
+	case len(ps) == 0:
+		return nil, true, http.StatusBadRequest, requestError(codeBadRequest, "the batch is empty")
+	case len(ps) > g.cfg.MaxBatchSize:
+		return nil, true, http.StatusBadRequest, requestError(codeBatchTooLarge, fmt.Sprintf(
+			"the batch has %d operations; at most %d are allowed", len(ps), g.cfg.MaxBatchSize))
+	}
+	return ps, true, 0, nil
+}
+
+// readParams reads the GraphQL parameters of r, one request (no batch): the JSON body of a POST, or
 // the query string of a GET. A refused request yields the HTTP status and the
 // error to answer with.
 func readParams(w http.ResponseWriter, r *http.Request) (params, int, *gqlerror.Error) {
@@ -70,7 +134,7 @@ func bodyErrorMessage(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		if typeErr.Field == "" {
-			return "request body must be a JSON object with query, operationName, variables and extensions; batched requests are not supported"
+			return "request body must be a JSON object with query, operationName, variables and extensions, or an array of them"
 		}
 		return fmt.Sprintf("request body: %s must not be a JSON %s", typeErr.Field, typeErr.Value)
 	}

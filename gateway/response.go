@@ -64,9 +64,9 @@ func writeErrors(w http.ResponseWriter, status int, errs ...*gqlerror.Error) {
 // extensions; an unreachable or failing service becomes a generic message
 // with code UNAVAILABLE or INTERNAL; anything else is INTERNAL. Everything
 // that is not shown is logged, once, here.
-func publicErrors(r *http.Request, log *slog.Logger, err error) []*gqlerror.Error {
+func publicErrors(r *http.Request, log *slog.Logger, errs []error) []*gqlerror.Error {
 	var out []*gqlerror.Error
-	for _, e := range flatten(err) {
+	for _, e := range errs {
 		var ge *graphql.Error
 		var ue *upstreamError
 		switch {
@@ -79,10 +79,13 @@ func publicErrors(r *http.Request, log *slog.Logger, err error) []*gqlerror.Erro
 			log.ErrorContext(r.Context(), "upstream failed", "service", ue.service, "code", ue.code, "err", ue.cause)
 			out = append(out, &gqlerror.Error{
 				Message:    ue.publicMessage(),
+				Path:       toPath(ue.path),
 				Extensions: map[string]any{"code": ue.code, "service": ue.service},
 			})
 		case errors.As(e, &ge):
 			out = append(out, &gqlerror.Error{Message: ge.Message, Path: toPath(ge.Path), Extensions: ge.Extensions})
+		case errors.As(e, new(graphql.ErrorList)):
+			out = append(out, publicErrors(r, log, flatten(e))...)
 		default:
 			log.ErrorContext(r.Context(), "execute query", "err", e)
 			out = append(out, requestError(codeInternal, "internal error"))
@@ -121,6 +124,10 @@ func toPath(p []any) ast.Path {
 			out = append(out, ast.PathIndex(int(v)))
 		case int:
 			out = append(out, ast.PathIndex(v))
+		case json.Number:
+			if n, err := v.Int64(); err == nil {
+				out = append(out, ast.PathIndex(int(n)))
+			}
 		}
 	}
 	return out

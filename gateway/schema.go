@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,27 +14,49 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nautilus/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 )
+
+// source is one service's schema as read by introspection, with the
+// federation plumbing stripped: the JSON of the introspection result, and its
+// SHA-256, which tells when a service's schema changed. It is kept as JSON
+// because nautilus's merge changes the *ast.Schema values it is given: every
+// build converts the JSON again.
+type source struct {
+	raw    []byte
+	digest string
+}
+
+// remote converts s into the schema of the service at url.
+func (s source) remote(url string) (*graphql.RemoteSchema, error) {
+	schema, err := graphql.IntrospectAPI(graphql.QueryerFunc(func(*graphql.QueryInput) (any, error) {
+		var res graphql.IntrospectionQueryResult
+		err := json.Unmarshal(s.raw, &res)
+		return res, err
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &graphql.RemoteSchema{URL: url, Schema: schema}, nil
+}
 
 // introspect reads every service's schema, all at once, each retried with
 // backoff until the start-up timeout: services may start after the gateway.
 // Unlike nautilus's IntrospectRemoteSchemas, which stops at the first
 // unreachable service, the error names every service that did not answer.
-func (g *Gateway) introspect(ctx context.Context) ([]*graphql.RemoteSchema, error) {
+func (g *Gateway) introspect(ctx context.Context) ([]source, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.StartupTimeout)
 	defer cancel()
-	sources := make([]*graphql.RemoteSchema, len(g.cfg.Services))
+	sources := make([]source, len(g.cfg.Services))
 	errs := make([]error, len(g.cfg.Services))
 	var wg sync.WaitGroup
 	for i, s := range g.cfg.Services {
 		wg.Go(func() {
-			schema, err := g.introspectOne(ctx, s)
+			src, err := g.introspectOne(ctx, s)
 			if err != nil {
 				errs[i] = fmt.Errorf("service %s at %s: %w", s.Name, s.URL, err)
 				return
 			}
-			sources[i] = &graphql.RemoteSchema{URL: s.URL, Schema: schema}
+			sources[i] = src
 		})
 	}
 	wg.Wait()
@@ -41,25 +66,34 @@ func (g *Gateway) introspect(ctx context.Context) ([]*graphql.RemoteSchema, erro
 	return sources, nil
 }
 
+// readSchema introspects service s once.
+func (g *Gateway) readSchema(ctx context.Context, s Service) (source, error) {
+	q := &introspectionQueryer{upstream: g.upstreams[s.URL]}
+	if _, err := graphql.IntrospectAPI(q, graphql.IntrospectWithContext(ctx)); err != nil {
+		return source{}, err
+	}
+	sum := sha256.Sum256(q.raw)
+	return source{raw: q.raw, digest: hex.EncodeToString(sum[:])}, nil
+}
+
 // introspectOne reads one service's schema, retrying while the service is
 // unreachable, and returns the last attempt's error when ctx ends.
-func (g *Gateway) introspectOne(ctx context.Context, s Service) (*ast.Schema, error) {
-	q := g.upstreams[s.URL]
+func (g *Gateway) introspectOne(ctx context.Context, s Service) (source, error) {
 	var last error
-	attempt := func() (*ast.Schema, error) {
-		schema, err := graphql.IntrospectAPI(introspectionQueryer{q}, graphql.IntrospectWithContext(ctx))
+	attempt := func() (source, error) {
+		src, err := g.readSchema(ctx, s)
 		if err == nil {
-			return schema, nil
+			return src, nil
 		}
 		if ctx.Err() == nil || last == nil {
 			last = causeOf(err)
 		}
 		var ue *upstreamError
 		if errors.As(err, &ue) && ue.code == codeUnavailable {
-			return nil, err // not up yet: try again
+			return source{}, err // not up yet: try again
 		}
 		// The service answered, but not with a schema: waiting will not help.
-		return nil, backoff.Permanent(last)
+		return source{}, backoff.Permanent(last)
 	}
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     100 * time.Millisecond,
@@ -67,7 +101,7 @@ func (g *Gateway) introspectOne(ctx context.Context, s Service) (*ast.Schema, er
 		Multiplier:          2,
 		MaxInterval:         2 * time.Second,
 	}
-	schema, err := backoff.Retry(ctx, attempt,
+	src, err := backoff.Retry(ctx, attempt,
 		backoff.WithBackOff(b),
 		backoff.WithMaxElapsedTime(0), // ctx carries the deadline
 		backoff.WithNotify(func(err error, wait time.Duration) {
@@ -75,9 +109,9 @@ func (g *Gateway) introspectOne(ctx context.Context, s Service) (*ast.Schema, er
 		}),
 	)
 	if err != nil {
-		return nil, last
+		return source{}, last
 	}
-	return schema, nil
+	return src, nil
 }
 
 // causeOf returns the detailed cause of an upstream error (for the operator,
@@ -93,19 +127,30 @@ func causeOf(err error) error {
 // introspectionQueryer sends the introspection query to a service and cleans
 // the result before nautilus reads it: nautilus rejects directive locations
 // newer than it knows (gqlparser's @deprecated allows DIRECTIVE_DEFINITION)
-// and cannot merge the federation plumbing.
-type introspectionQueryer struct{ *upstream }
+// and cannot merge the federation plumbing. It keeps the cleaned result's
+// JSON in raw.
+type introspectionQueryer struct {
+	*upstream
+	raw []byte
+}
 
-func (q introspectionQueryer) Query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
+func (q *introspectionQueryer) Query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
 	if err := q.upstream.Query(ctx, input, receiver); err != nil {
 		if errs := flatten(err); len(errs) == 1 {
 			return errs[0] // an *upstreamError, seen by errors.As (a graphql.ErrorList hides it)
 		}
 		return err
 	}
-	if res, ok := receiver.(*graphql.IntrospectionQueryResult); ok && res.Schema != nil {
-		stripFederation(res.Schema)
+	res, ok := receiver.(*graphql.IntrospectionQueryResult)
+	if !ok || res.Schema == nil {
+		return nil
 	}
+	stripFederation(res.Schema)
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	q.raw = raw
 	return nil
 }
 

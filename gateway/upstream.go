@@ -18,7 +18,9 @@ import (
 const maxUpstreamResponse = 32 << 20
 
 // upstream sends GraphQL requests to one service. It is the nautilus Queryer
-// of every plan step bound for that service.
+// of every plan step bound for that service (the gateway's executor, see
+// batch.go, calls its send directly), and every request carries the caller's
+// credentials (forwardHeaders).
 //
 // Written by hand rather than using nautilus's SingleRequestQueryer, which
 // drops the GraphQL errors of any non-2xx response (a subgraph's 401 or 422)
@@ -26,23 +28,14 @@ const maxUpstreamResponse = 32 << 20
 // becomes an *upstreamError, with a client-safe message and the cause kept
 // for the log.
 type upstream struct {
-	service     Service
-	client      *http.Client
-	middlewares []graphql.NetworkMiddleware
+	service Service
+	client  *http.Client
 }
 
-var _ graphql.QueryerWithMiddlewares = (*upstream)(nil)
+var _ graphql.Queryer = (*upstream)(nil)
 
 func newUpstream(s Service, client *http.Client) *upstream {
 	return &upstream{service: s, client: client}
-}
-
-// WithMiddlewares returns a copy of u that applies wares to every request.
-// nautilus calls it per execution with the gateway's request middlewares.
-func (u *upstream) WithMiddlewares(wares []graphql.NetworkMiddleware) graphql.Queryer {
-	c := *u
-	c.middlewares = wares
-	return &c
 }
 
 // upstreamResponse is a GraphQL response from a service.
@@ -58,45 +51,48 @@ type upstreamGQLErr struct {
 }
 
 // Query sends input to the service and decodes the response's data into
-// receiver. The errors of a GraphQL response are a graphql.ErrorList of
-// *graphql.Error, each tagged with the service's name (extensions.service);
-// any other failure is an *upstreamError. Within a gateway request they go
-// to the request's errorCollector rather than to nautilus.
+// receiver; see send for the errors.
 func (u *upstream) Query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
-	return report(ctx, u.query(ctx, input, receiver))
+	data, err := u.send(ctx, input.Query, input.Variables, input.OperationName)
+	if len(data) > 0 && string(data) != "null" && receiver != nil {
+		if derr := json.Unmarshal(data, receiver); derr != nil {
+			return u.fail(codeInternal, fmt.Errorf("decode data: %w", derr))
+		}
+	}
+	return err
 }
 
-func (u *upstream) query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
+// send sends a GraphQL request to the service and returns the data of the
+// response, and its errors: a graphql.ErrorList of *graphql.Error, each
+// tagged with the service's name (extensions.service). Any other failure is
+// an *upstreamError, alone in a graphql.ErrorList.
+func (u *upstream) send(ctx context.Context, query string, variables map[string]any, operationName string) (json.RawMessage, error) {
 	payload, err := json.Marshal(map[string]any{
-		"query":         input.Query,
-		"variables":     input.Variables,
-		"operationName": input.OperationName,
+		"query":         query,
+		"variables":     variables,
+		"operationName": operationName,
 	})
 	if err != nil {
-		return u.fail(codeInternal, fmt.Errorf("encode request: %w", err))
+		return nil, u.fail(codeInternal, fmt.Errorf("encode request: %w", err))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.service.URL, bytes.NewReader(payload))
 	if err != nil {
-		return u.fail(codeInternal, err)
+		return nil, u.fail(codeInternal, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json, application/json")
-	for _, mw := range u.middlewares {
-		if err := mw(req); err != nil {
-			return u.fail(codeInternal, fmt.Errorf("request middleware: %w", err))
-		}
-	}
+	forwardHeaders(req)
 	res, err := u.client.Do(req)
 	if err != nil {
-		return u.fail(codeUnavailable, err)
+		return nil, u.fail(codeUnavailable, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxUpstreamResponse+1))
 	if err != nil {
-		return u.fail(codeUnavailable, fmt.Errorf("read response: %w", err))
+		return nil, u.fail(codeUnavailable, fmt.Errorf("read response: %w", err))
 	}
 	if len(body) > maxUpstreamResponse {
-		return u.fail(codeInternal, fmt.Errorf("response larger than %d bytes", maxUpstreamResponse))
+		return nil, u.fail(codeInternal, fmt.Errorf("response larger than %d bytes", maxUpstreamResponse))
 	}
 	var out upstreamResponse
 	if err := json.Unmarshal(body, &out); err != nil || (out.Data == nil && len(out.Errors) == 0) {
@@ -104,15 +100,10 @@ func (u *upstream) query(ctx context.Context, input *graphql.QueryInput, receive
 		if res.StatusCode < 200 || res.StatusCode > 299 {
 			code = codeUnavailable
 		}
-		return u.fail(code, fmt.Errorf("status %d, not a GraphQL response: %.200q", res.StatusCode, body))
-	}
-	if len(out.Data) > 0 && string(out.Data) != "null" && receiver != nil {
-		if err := json.Unmarshal(out.Data, receiver); err != nil {
-			return u.fail(codeInternal, fmt.Errorf("decode data: %w", err))
-		}
+		return nil, u.fail(code, fmt.Errorf("status %d, not a GraphQL response: %.200q", res.StatusCode, body))
 	}
 	if len(out.Errors) == 0 {
-		return nil
+		return out.Data, nil
 	}
 	list := make(graphql.ErrorList, len(out.Errors))
 	for i, e := range out.Errors {
@@ -127,7 +118,7 @@ func (u *upstream) query(ctx context.Context, input *graphql.QueryInput, receive
 		}
 		list[i] = &graphql.Error{Message: msg, Path: e.Path, Extensions: ext}
 	}
-	return list
+	return out.Data, list
 }
 
 // fail returns an upstreamError as the one error of a graphql.ErrorList, the
@@ -142,6 +133,7 @@ type upstreamError struct {
 	service string
 	code    string // codeUnavailable or codeInternal
 	cause   error
+	path    []any // where in the client's response the failed fetch belonged, if known
 }
 
 func (e *upstreamError) Error() string {
