@@ -249,8 +249,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		oursCounted = true
-		rep.System = fmt.Sprintf("shopgraph -target=all on loopback (%s); \"ours\" is a second shopgraph -target=gateway and \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness, both reaching the subgraphs through counting reverse proxies; \"direct\" goes to the subgraph through its proxy too",
-			strings.Join(sys.Order, ", "))
+		rep.System = fmt.Sprintf("shopgraph (%s) -target=all on loopback (%s); \"ours\" is a second shopgraph -target=gateway and \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness, both reaching the subgraphs through counting reverse proxies; \"direct\" goes to the subgraph through its proxy too",
+			sys.Build, strings.Join(sys.Order, ", "))
 	} else {
 		rep.System = fmt.Sprintf("running system at %s (upstream requests of ours not counted); \"nautilus\" is a plain nautilus/gateway v0.5.4 in the harness over %s through counting proxies", gatewayURL, strings.Join(names, ", "))
 	}

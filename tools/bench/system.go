@@ -30,6 +30,7 @@ type system struct {
 	GatewayURL string            // the -target=all process's gateway
 	Subgraphs  map[string]string // service name → GraphQL URL, as printed
 	Order      []string          // service names in the order printed
+	Build      string            // what the binary was built from, e.g. "/src at 1a2b3c4-dirty"
 
 	dir, bin    string
 	adminDBURL  string // maintenance database, to drop ours
@@ -78,13 +79,19 @@ func startSystem(ctx context.Context, cfg config, log io.Writer) (_ *system, err
 
 	if s.bin = cfg.Binary; s.bin == "" {
 		s.bin = filepath.Join(s.dir, "shopgraph")
-		fmt.Fprintf(log, "bench: building shopgraph from %s\n", cfg.Repo)
+		s.Build = cfg.Repo
+		if rev, err := exec.CommandContext(ctx, "git", "--no-optional-locks", "-C", cfg.Repo, "describe", "--always", "--dirty").Output(); err == nil {
+			s.Build += " at " + strings.TrimSpace(string(rev))
+		}
+		fmt.Fprintf(log, "bench: building shopgraph from %s\n", s.Build)
 		build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, ".")
 		build.Dir = cfg.Repo
 		build.Stdout, build.Stderr = log, log
 		if err := build.Run(); err != nil {
 			return nil, fmt.Errorf("go build: %w", err)
 		}
+	} else {
+		s.Build = cfg.Binary
 	}
 
 	args := []string{
