@@ -48,6 +48,7 @@ var services = []service{
 	{"inventory", buildInventory},
 	{"payments", buildPayments},
 	{"shipping", buildShipping},
+	{"orders", buildOrders},
 	{"notifications", buildNotifications},
 }
 

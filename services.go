@@ -7,6 +7,7 @@ import (
 	"github.com/shopgraph/shopgraph/subgraphs/inventory"
 	inventorypg "github.com/shopgraph/shopgraph/subgraphs/inventory/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications"
+	"github.com/shopgraph/shopgraph/subgraphs/orders"
 	"github.com/shopgraph/shopgraph/subgraphs/payments"
 	paymentspg "github.com/shopgraph/shopgraph/subgraphs/payments/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/products"
@@ -91,7 +92,7 @@ func buildInventory(ctx context.Context, a *app) (component, error) {
 		return component{}, err
 	}
 	svc, err := inventory.New(ctx, inventory.Config{
-		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix,
+		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, ReservationTTL: a.cfg.ReservationTTL,
 		ProductsURL: a.urls["products"], Verifier: v,
 		Log: a.log.With("service", "inventory"),
 	})
@@ -173,6 +174,31 @@ func buildNotifications(ctx context.Context, a *app) (component, error) {
 	}
 	svc, err := notifications.New(ctx, notifications.Config{
 		DB: db, Redis: rdb, StreamPrefix: c.RedisPrefix, Mailer: mailer, SMS: sms, Verifier: v, Log: log,
+	})
+	if err != nil {
+		return component{}, err
+	}
+	return component{handler: svc.Handler, run: svc.Run}, nil
+}
+
+func buildOrders(ctx context.Context, a *app) (component, error) {
+	pool, err := a.pool(ctx, "orders", orders.Migrations)
+	if err != nil {
+		return component{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return component{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return component{}, err
+	}
+	svc, err := orders.New(ctx, orders.Config{
+		DB: pool, Redis: rdb, Prefix: a.cfg.RedisPrefix, Verifier: v,
+		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"],
+		ReservationTTL: a.cfg.ReservationTTL, StepTimeout: a.cfg.SagaStepTimeout,
+		Log: a.log.With("service", "orders"),
 	})
 	if err != nil {
 		return component{}, err

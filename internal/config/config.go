@@ -64,6 +64,11 @@ type Config struct {
 	AdminEmail    string
 	AdminPassword string
 
+	// ReservationTTL is how long stock stays reserved for an order waiting
+	// for its payment; SagaStepTimeout is the deadline of each checkout step.
+	ReservationTTL  time.Duration
+	SagaStepTimeout time.Duration
+
 	// ShippingStepInterval is how long the sandbox carrier takes between
 	// shipment statuses (0: only admins advance shipments).
 	ShippingStepInterval time.Duration
@@ -188,6 +193,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.SMSAccountSID, "sms-account-sid", "SHOPGRAPH_SMS_ACCOUNT_SID", "", "SMS provider account SID")
 	secret(&c.SMSAuthToken, "sms-auth-token", "SHOPGRAPH_SMS_AUTH_TOKEN", "SMS provider auth token")
 	str(&c.SMSFrom, "sms-from", "SHOPGRAPH_SMS_FROM", "", "phone number SMS are sent from (E.164, such as +14155550100)")
+	dur(&c.ReservationTTL, "reservation-ttl", "SHOPGRAPH_RESERVATION_TTL", 15*time.Minute, "how long stock stays reserved for an order awaiting payment")
+	dur(&c.SagaStepTimeout, "saga-step-timeout", "SHOPGRAPH_SAGA_STEP_TIMEOUT", 2*time.Minute, "deadline of each checkout step; a step that times out before payment is compensated")
 	dur(&c.ShippingStepInterval, "shipping-step-interval", "SHOPGRAPH_SHIPPING_STEP_INTERVAL", 30*time.Second, "time the sandbox carrier takes between shipment statuses (0: only admins advance shipments)")
 	var cors string
 	str(&cors, "cors-origins", "SHOPGRAPH_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS (* for any, empty for none)")
@@ -265,6 +272,9 @@ func (c Config) Validate() error {
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("-admin-email and -admin-password must be set together"))
+	}
+	if c.ReservationTTL <= 0 || c.SagaStepTimeout <= 0 {
+		errs = append(errs, errors.New("-reservation-ttl and -saga-step-timeout must be positive"))
 	}
 	if c.ShippingStepInterval < 0 {
 		errs = append(errs, errors.New("-shipping-step-interval must not be negative"))
