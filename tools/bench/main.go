@@ -193,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// no worker opens a new one per request.
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        0,
+		MaxIdleConns:        0, // no limit
 		MaxIdleConnsPerHost: max(cfg.Load.Concurrency, cfg.Load.MaxInFlight) + 16,
 		IdleConnTimeout:     90 * time.Second,
 	}
@@ -214,8 +214,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		subgraphs = sys.Subgraphs
 	}
 
-	// The counting proxies in front of every subgraph.
+	// The counting proxies in front of every subgraph; a gateway may fetch
+	// from one with many requests at once.
 	proxyTransport := transport.Clone()
+	proxyTransport.MaxIdleConnsPerHost = 1024
 	defer proxyTransport.CloseIdleConnections()
 	proxies := map[string]*countingProxy{}
 	var names []string
@@ -235,14 +237,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		upstream[name] = p.URL
 		proxyURLs = append(proxyURLs, p.URL)
 	}
-	counted := func() int64 {
-		var n int64
-		for _, p := range proxies {
-			n += p.Count()
-		}
-		return n
-	}
-
 	oursCounted := false
 	if sys != nil {
 		if gatewayURL, err = sys.startGateway(ctx, upstream); err != nil {
@@ -270,55 +264,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 
-	bar := newProgress(stderr, cfg.Progress)
-	for _, sc := range scenarios {
-		if !slices.Contains(cfg.Scenarios, sc.Name) || ctx.Err() != nil {
-			continue
-		}
-		for _, target := range allTargets {
-			if !slices.Contains(cfg.Targets, target) {
-				continue
-			}
-			url := targets[target]
-			if target == "direct" {
-				if sc.Direct == "" || proxies[sc.Direct] == nil {
-					continue
-				}
-				url = proxies[sc.Direct].URL
-			}
-			if sc.NeedsOrders && !data.Orders {
-				rep.Rows = append(rep.Rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: no orders subgraph"})
-				continue
-			}
-			if sc.flow != nil && cfg.Load.Rate > 0 {
-				rep.Rows = append(rep.Rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: closed loop only (-rate)"})
-				continue
-			}
-			opts := cfg.Load
-			if sc.flow != nil {
-				opts.Concurrency = min(opts.Concurrency, len(data.Checkout))
-			}
-			op := sc.operation(data, hc, url)
-			if opts.Warmup > 0 {
-				bar.label = sc.Name + "/" + target + " warm-up"
-				runPhase(ctx, opts, opts.Warmup, 0, op, bar)
-			}
-			bar.label = sc.Name + "/" + target
-			before := counted()
-			s := runPhase(ctx, opts, opts.Duration, opts.Requests, op, bar)
-			if ctx.Err() != nil {
-				break // interrupted: report what was measured in full
-			}
-			var up *int64
-			if target != "ours" || oursCounted {
-				up = ptr(counted() - before)
-			}
-			r := newRow(sc.Name, target, s, up)
-			rep.Rows = append(rep.Rows, r)
-			fmt.Fprintf(stderr, "bench: %-22s %8.0f req/s  p50 %s ms  p99 %s ms  errors %d  failed checks %d\n",
-				sc.Name+"/"+target, r.RPS, msText(r.P50Ms), msText(r.P99Ms), r.Errors, r.FailedChecks)
-		}
-	}
+	m := &measurer{cfg: cfg, data: data, hc: hc, targets: targets, proxies: proxies, oursCounted: oursCounted,
+		bar: newProgress(stderr, cfg.Progress), log: stderr}
+	rep.Rows = m.all(ctx)
 	if sys != nil {
 		if err := sys.Exited(); err != nil {
 			return err
@@ -340,6 +288,91 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("interrupted")
 	}
 	return nil
+}
+
+// measurer runs the scenarios against the targets.
+type measurer struct {
+	cfg         config
+	data        *seedData
+	hc          *http.Client
+	targets     map[string]string // ours and nautilus
+	proxies     map[string]*countingProxy
+	oursCounted bool // ours reaches the subgraphs through the proxies
+	bar         *progress
+	log         io.Writer
+}
+
+// all measures every chosen scenario against every target it applies to,
+// in order, until ctx ends.
+func (m *measurer) all(ctx context.Context) []row {
+	var rows []row
+	for _, sc := range scenarios {
+		if !slices.Contains(m.cfg.Scenarios, sc.Name) {
+			continue
+		}
+		for _, target := range allTargets {
+			if ctx.Err() != nil {
+				return rows // interrupted: only what was measured in full
+			}
+			if !slices.Contains(m.cfg.Targets, target) {
+				continue
+			}
+			url := m.targets[target]
+			if target == "direct" {
+				if sc.Direct == "" || m.proxies[sc.Direct] == nil {
+					continue
+				}
+				url = m.proxies[sc.Direct].URL
+			}
+			switch {
+			case sc.NeedsOrders && !m.data.Orders:
+				rows = append(rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: no orders subgraph"})
+			case sc.flow != nil && m.cfg.Load.Rate > 0:
+				rows = append(rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: closed loop only (-rate)"})
+			default:
+				if r, ok := m.one(ctx, sc, target, url); ok {
+					rows = append(rows, r)
+				}
+			}
+		}
+	}
+	return rows
+}
+
+// one warms up, then measures sc against target; ok is false if ctx ended.
+func (m *measurer) one(ctx context.Context, sc scenario, target, url string) (row, bool) {
+	opts := m.cfg.Load
+	if sc.flow != nil {
+		opts.Concurrency = min(opts.Concurrency, len(m.data.Checkout))
+	}
+	op := sc.operation(m.data, m.hc, url)
+	if opts.Warmup > 0 {
+		m.bar.label = sc.Name + "/" + target + " warm-up"
+		runPhase(ctx, opts, opts.Warmup, 0, op, m.bar)
+	}
+	m.bar.label = sc.Name + "/" + target
+	before := m.upstream()
+	s := runPhase(ctx, opts, opts.Duration, opts.Requests, op, m.bar)
+	if ctx.Err() != nil {
+		return row{}, false
+	}
+	var up *int64
+	if target != "ours" || m.oursCounted {
+		up = ptr(m.upstream() - before)
+	}
+	r := newRow(sc.Name, target, s, up)
+	fmt.Fprintf(m.log, "bench: %-22s %8.0f req/s  p50 %s ms  p99 %s ms  errors %d  failed checks %d\n",
+		sc.Name+"/"+target, r.RPS, msText(r.P50Ms), msText(r.P99Ms), r.Errors, r.FailedChecks)
+	return r, true
+}
+
+// upstream is the number of requests the proxies have forwarded so far.
+func (m *measurer) upstream() int64 {
+	var n int64
+	for _, p := range m.proxies {
+		n += p.Count()
+	}
+	return n
 }
 
 func describeLoad(cfg config) string {
