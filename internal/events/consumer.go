@@ -144,7 +144,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		return errors.New("events consumer: Stream, Group and a handler are required")
 	}
 	// Watermill logs its routine lifecycle at Info; keep that at Debug.
-	wlog := watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wlog := quietOnCancel{watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})}
 	client := sharedClient{c.rdb}
 	sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
 		Client:        client,
@@ -238,4 +238,21 @@ func messageType(msg *message.Message) string {
 		return ""
 	}
 	return m.Type
+}
+
+// quietOnCancel logs at Debug the errors Watermill reports at Error when the
+// consumer is being stopped ("read fail: context canceled" on every stream at
+// every shutdown), so that Error stays for real failures.
+type quietOnCancel struct{ watermill.LoggerAdapter }
+
+func (q quietOnCancel) Error(msg string, err error, fields watermill.LogFields) {
+	if errors.Is(err, context.Canceled) {
+		q.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"err": err}))
+		return
+	}
+	q.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (q quietOnCancel) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return quietOnCancel{q.LoggerAdapter.With(fields)}
 }
