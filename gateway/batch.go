@@ -30,8 +30,9 @@ import (
 // which a subgraph resolves concurrently, through its per-request
 // dataloaders: one store query per type. A level waits for the one before
 // it, so a request makes at most one request per service per level of the
-// plan, however long its lists. The same object fetched twice (the same ID
-// under the same step) is fetched once.
+// plan, however long its lists. The same selection of the same object
+// (nautilus plans a fragment's fields of another service twice) is fetched
+// once.
 //
 // The executor also puts the errors of a node fetch at the path of the
 // client's query (a service reports them under its own aliases), and makes
@@ -185,15 +186,15 @@ func (x *execution) fetchOne(plan *nautilus.QueryPlan, p pending) fetched {
 // fetchNodes sends the node fetches batch[i], i in idx, to u as one request.
 func (x *execution) fetchNodes(plan *nautilus.QueryPlan, u *upstream, batch []pending, idx []int, out []fetched) {
 	type key struct {
-		step *nautilus.QueryPlanStep
-		id   any
+		fetch string // steps that select the same fetch the same
+		id    any
 	}
 	aliasOf := map[key]int{} // the alias of each distinct fetch
 	var unique []pending
 	users := map[int][]int{} // alias → batch indexes
 	for _, i := range idx {
 		p := batch[i]
-		k := key{p.step, p.id}
+		k := key{x.op.fetches[p.step], p.id}
 		a, ok := aliasOf[k]
 		if !ok {
 			a = len(unique)

@@ -27,9 +27,9 @@ import (
 const (
 	DefaultUpstreamTimeout = 10 * time.Second
 	DefaultStartupTimeout  = 60 * time.Second
-	DefaultMaxDepth        = 15
+	DefaultMaxDepth        = 20
 	DefaultMaxAliases      = 30
-	DefaultMaxCost         = 50000
+	DefaultMaxCost         = 100000
 	DefaultMaxQueryBytes   = 32 << 10
 	DefaultMaxBatchSize    = 10
 	DefaultPlanCacheSize   = 1000
@@ -66,13 +66,14 @@ type Config struct {
 	// Limits on operations, checked before any service is called. Zero
 	// values take the defaults.
 
-	// MaxDepth bounds the nesting of an operation's fields (default 15).
+	// MaxDepth bounds the nesting of an operation's fields (default 20).
 	MaxDepth int
 	// MaxAliases bounds the aliased fields of an operation (default 30).
 	MaxAliases int
 	// MaxCost bounds an operation's estimated size: each field counts
 	// once for every object it can appear in, where a field with a first or
-	// last argument returns that many and any other list 10 (default 50000).
+	// last argument returns that many and any other list 10 (default
+	// 100000; GraphiQL's introspection query costs about 52000).
 	MaxCost int
 	// MaxQueryBytes bounds the length of a query's text (default 32 KiB).
 	MaxQueryBytes int

@@ -53,6 +53,7 @@ func newEnv(t *testing.T, opts ...options) *env {
 		t.Fatalf("gateway.New: %v", err)
 	}
 	e.gw = g
+	t.Cleanup(g.Close)
 	e.srv = httptest.NewServer(g.Handler())
 	t.Cleanup(e.srv.Close)
 	e.catalog.Reset()

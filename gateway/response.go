@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -83,7 +84,11 @@ func publicErrors(r *http.Request, log *slog.Logger, errs []error) []*gqlerror.E
 				Extensions: map[string]any{"code": ue.code, "service": ue.service},
 			})
 		case errors.As(e, &ge):
-			out = append(out, &gqlerror.Error{Message: ge.Message, Path: toPath(ge.Path), Extensions: ge.Extensions})
+			pe := &gqlerror.Error{Message: ge.Message, Path: toPath(ge.Path), Extensions: ge.Extensions}
+			if slices.ContainsFunc(out, func(o *gqlerror.Error) bool { return sameError(o, pe) }) {
+				continue // the same fetch made twice (see batch.go)
+			}
+			out = append(out, pe)
 		case errors.As(e, new(graphql.ErrorList)):
 			out = append(out, publicErrors(r, log, flatten(e))...)
 		default:
@@ -131,4 +136,10 @@ func toPath(p []any) ast.Path {
 		}
 	}
 	return out
+}
+
+// sameError reports errors with the same message, path and extensions.
+func sameError(a, b *gqlerror.Error) bool {
+	return a.Message == b.Message && a.Path.String() == b.Path.String() &&
+		fmt.Sprint(a.Extensions) == fmt.Sprint(b.Extensions)
 }
