@@ -120,12 +120,21 @@ func (a *app) start(ctx context.Context) error {
 			ups = append(ups, gateway.Service{Name: s.name, URL: a.urls[s.name]})
 		}
 		g, err := gateway.New(ctx, gateway.Config{
-			Services:        ups,
-			Verifier:        v,
-			CORSOrigins:     a.cfg.CORSOrigins,
-			UpstreamTimeout: a.cfg.UpstreamTimeout,
-			StartupTimeout:  a.cfg.StartupTimeout,
-			Log:             a.log.With("service", "gateway"),
+			Services:             ups,
+			Verifier:             v,
+			CORSOrigins:          a.cfg.CORSOrigins,
+			UpstreamTimeout:      a.cfg.UpstreamTimeout,
+			StartupTimeout:       a.cfg.StartupTimeout,
+			SchemaPollInterval:   a.cfg.SchemaPollInterval,
+			MaxDepth:             a.cfg.MaxQueryDepth,
+			MaxAliases:           a.cfg.MaxQueryAliases,
+			MaxCost:              a.cfg.MaxQueryCost,
+			MaxQueryBytes:        a.cfg.MaxQueryBytes,
+			MaxBatchSize:         a.cfg.MaxBatchSize,
+			DisableIntrospection: !a.cfg.Introspection,
+			PlanCacheSize:        a.cfg.PlanCacheSize,
+			APQCacheSize:         a.cfg.APQCacheSize,
+			Log:                  a.log.With("service", "gateway"),
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)

@@ -98,6 +98,18 @@ type Config struct {
 	CORSOrigins     []string
 	UpstreamTimeout time.Duration
 	StartupTimeout  time.Duration
+	// SchemaPollInterval is how often the gateway reads the services'
+	// schemas again (0: never, the schema read at start-up stays).
+	SchemaPollInterval time.Duration
+	// Limits of the gateway on operations, and its caches.
+	MaxQueryDepth   int
+	MaxQueryAliases int
+	MaxQueryCost    int
+	MaxQueryBytes   int
+	MaxBatchSize    int
+	Introspection   bool
+	PlanCacheSize   int
+	APQCacheSize    int
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
@@ -138,6 +150,16 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			}
 		}
 		fs.IntVar(p, name, n, usage+" ($"+envName+")")
+	}
+	boolean := func(p *bool, name, envName string, def bool, usage string) {
+		b := def
+		if v := getenv(envName); v != "" {
+			var err error
+			if b, err = strconv.ParseBool(v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not true or false", envName, v))
+			}
+		}
+		fs.BoolVar(p, name, b, usage+" ($"+envName+")")
 	}
 
 	str(&c.Target, "target", "SHOPGRAPH_TARGET", "all", "what to run: all, gateway, or one of "+strings.Join(Services, ", "))
@@ -200,6 +222,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&cors, "cors-origins", "SHOPGRAPH_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS (* for any, empty for none)")
 	dur(&c.UpstreamTimeout, "upstream-timeout", "SHOPGRAPH_UPSTREAM_TIMEOUT", 10*time.Second, "timeout of every call from the gateway to a service")
 	dur(&c.StartupTimeout, "startup-timeout", "SHOPGRAPH_STARTUP_TIMEOUT", 60*time.Second, "how long the gateway waits for the services at start-up")
+	dur(&c.SchemaPollInterval, "schema-poll-interval", "SHOPGRAPH_SCHEMA_POLL_INTERVAL", 10*time.Second, "how often the gateway reads the services' schemas again, to serve a changed one without a restart (0: never)")
+	integer(&c.MaxQueryDepth, "max-query-depth", "SHOPGRAPH_MAX_QUERY_DEPTH", 20, "deepest nesting of fields the gateway accepts in an operation")
+	integer(&c.MaxQueryAliases, "max-query-aliases", "SHOPGRAPH_MAX_QUERY_ALIASES", 30, "most aliases the gateway accepts in an operation")
+	integer(&c.MaxQueryCost, "max-query-cost", "SHOPGRAPH_MAX_QUERY_COST", 100000, "highest estimated cost the gateway accepts: fields, times the items of the lists above them (first/last, else 10)")
+	integer(&c.MaxQueryBytes, "max-query-bytes", "SHOPGRAPH_MAX_QUERY_BYTES", 32768, "longest query text the gateway accepts, in bytes")
+	integer(&c.MaxBatchSize, "max-batch-size", "SHOPGRAPH_MAX_BATCH_SIZE", 10, "most operations in one batched request, a JSON array (1: no batching)")
+	boolean(&c.Introspection, "introspection", "SHOPGRAPH_INTROSPECTION", true, "answer __schema and __type queries at the gateway")
+	integer(&c.PlanCacheSize, "plan-cache-size", "SHOPGRAPH_PLAN_CACHE_SIZE", 1000, "prepared operations the gateway keeps")
+	integer(&c.APQCacheSize, "apq-cache-size", "SHOPGRAPH_APQ_CACHE_SIZE", 1000, "automatic persisted queries the gateway keeps")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHOPGRAPH_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may take to finish on shutdown")
 	str(&c.LogLevel, "log-level", "SHOPGRAPH_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "SHOPGRAPH_LOG_FORMAT", "text", "text or json")
@@ -281,6 +312,21 @@ func (c Config) Validate() error {
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("-upstream-timeout must be positive"))
+	}
+	if c.SchemaPollInterval < 0 {
+		errs = append(errs, errors.New("-schema-poll-interval must not be negative"))
+	}
+	for _, l := range []struct {
+		name string
+		n    int
+	}{
+		{"-max-query-depth", c.MaxQueryDepth}, {"-max-query-aliases", c.MaxQueryAliases}, {"-max-query-cost", c.MaxQueryCost},
+		{"-max-query-bytes", c.MaxQueryBytes}, {"-max-batch-size", c.MaxBatchSize}, {"-plan-cache-size", c.PlanCacheSize},
+		{"-apq-cache-size", c.APQCacheSize},
+	} {
+		if l.n < 1 {
+			errs = append(errs, fmt.Errorf("%s: %d must be at least 1", l.name, l.n))
+		}
 	}
 	if c.LoginLimitPerAccount <= 0 || c.LoginLimitPerAddress <= 0 || c.LoginLimitWindow <= 0 {
 		errs = append(errs, errors.New("login limits and window must be positive"))
