@@ -40,8 +40,9 @@ const ConsumerGroup = "orders"
 const StatusGroup = "orders.order-status"
 
 // StatusChannel is the Redis pub/sub channel, after the prefix, on which
-// every order status change is published (the JSON of
-// contract.OrderStatusChanged) once it is committed.
+// every order status change is published (the JSON of order.StatusChanged:
+// contract.OrderStatusChanged and the order's version) once it is
+// committed.
 const StatusChannel = "order-status"
 
 // Migrations are the orders store's migrations: open the pool with
@@ -88,6 +89,13 @@ type Config struct {
 	// stopped before acknowledging it waits before another consumer of the
 	// group takes it over (1 minute if 0).
 	ClaimIdle time.Duration
+	// StatusBuffer is how many status updates a subscriber may fall behind
+	// before it is resynced (order.DefaultFeedBuffer, 64, if 0).
+	StatusBuffer int
+	// StatusListener tunes the one pub/sub subscription to the status
+	// channel: its health checks and reconnection backoff (its Log is
+	// Log's).
+	StatusListener ordersredis.StatusListenerOptions
 	// Log; slog.Default() if nil.
 	Log *slog.Logger
 	// Now is the clock; time.Now if nil.
@@ -102,6 +110,9 @@ type Service struct {
 	// process.
 	Carts  *cart.Service
 	Orders *order.Service
+	// Status fans the order status changes out to the subscriptions of
+	// this process.
+	Status *order.Feed
 
 	cfg   Config
 	store *orderspg.Store
@@ -146,24 +157,26 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	carts := ordersredis.NewCartStore(c.Redis, c.Prefix+"orders:cart:", c.CartTTL)
 	store := orderspg.NewStore(c.DB)
 	cartSvc := cart.NewService(carts, c.Catalog, cart.Options{Now: c.Now, Log: log})
+	feed := order.NewFeed(order.FeedConfig{Store: store, Buffer: c.StatusBuffer, Now: c.Now, Log: log})
 	orderSvc := order.NewService(order.Config{
 		Store: store, Carts: carts, Catalog: c.Catalog, Rates: c.ShippingRates,
-		ReservationTTL: c.ReservationTTL, StepTimeout: c.StepTimeout, Now: c.Now, Log: log,
+		ReservationTTL: c.ReservationTTL, StepTimeout: c.StepTimeout, Now: c.Now, Log: log, Feed: feed,
 	})
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{CartService: cartSvc, OrderService: orderSvc}})
-	h := subgraph.Handler(es, subgraph.Options{
-		Name:       "orders",
-		Verifier:   c.Verifier,
-		Log:        c.Log,
-		Middleware: graph.Middleware(orderSvc),
+	h := subgraph.Handler(graph.WithLoaders(es, orderSvc), subgraph.Options{
+		Name:     "orders",
+		Verifier: c.Verifier,
+		Log:      c.Log,
 	})
-	return &Service{Handler: h, Carts: cartSvc, Orders: orderSvc, cfg: c, store: store, log: log}, nil
+	return &Service{Handler: h, Carts: cartSvc, Orders: orderSvc, Status: feed, cfg: c, store: store, log: log}, nil
 }
 
 // Run runs the saga until ctx ends, then returns nil: it consumes the
 // inventory, payments and shipping events, sweeps the saga's deadlines,
-// relays the outbox to Redis and publishes order status changes. It
-// returns an error if one of them cannot run.
+// relays the outbox to Redis, publishes order status changes, and holds
+// the process's one subscription to them, which feeds Status (the
+// subscriptions' current statuses are read again whenever it reconnects).
+// It returns an error if one of them cannot run.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -192,6 +205,11 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("orders: %w", err)
 		}
 		return nil
+	})
+	g.Go(func() error {
+		o := s.cfg.StatusListener
+		o.Log = s.log
+		return ordersredis.NewStatusListener(s.cfg.Redis, s.cfg.Prefix+StatusChannel, s.Status, o).Run(ctx)
 	})
 	g.Go(func() error {
 		s.sweep(ctx)
@@ -242,8 +260,10 @@ func handle[R any](ctx context.Context, m events.Message, do func(context.Contex
 }
 
 // publishStatus publishes an OrderStatusChanged event, committed and
-// relayed, on the status channel. Delivery is at least once: a subscriber
-// may see a change twice (tell them apart by orderId, status and at).
+// relayed, on the status channel, as it is (order.StatusChanged: the
+// contract's fields and the order's version). Delivery is at least once: a
+// listener may see a change twice, or an older one after a newer one; the
+// order's version tells them apart.
 func (s *Service) publishStatus(ctx context.Context, m events.Message) error {
 	if m.Type != contract.TypeOrderStatusChanged {
 		return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
 	"github.com/shopgraph/shopgraph/internal/money"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/graph/model"
+	"github.com/shopgraph/shopgraph/subgraphs/orders/order"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -34,7 +35,9 @@ type ResolverRoot interface {
 	Entity() EntityResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
+	OrderStatusUpdate() OrderStatusUpdateResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -124,6 +127,14 @@ type ComplexityRoot struct {
 		VariantName func(childComplexity int) int
 	}
 
+	OrderStatusUpdate struct {
+		At             func(childComplexity int) int
+		Order          func(childComplexity int) int
+		PreviousStatus func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -150,6 +161,11 @@ type ComplexityRoot struct {
 		PostalCode func(childComplexity int) int
 		Recipient  func(childComplexity int) int
 		Region     func(childComplexity int) int
+	}
+
+	Subscription struct {
+		MyOrderUpdates     func(childComplexity int) int
+		OrderStatusChanged func(childComplexity int, orderID string) int
 	}
 
 	User struct {
@@ -185,12 +201,22 @@ type OrderResolver interface {
 
 	Timeline(ctx context.Context, obj *model.Order) ([]*model.OrderEvent, error)
 }
+type OrderStatusUpdateResolver interface {
+	Order(ctx context.Context, obj *order.Update) (*model.Order, error)
+	Status(ctx context.Context, obj *order.Update) (model.OrderStatus, error)
+	PreviousStatus(ctx context.Context, obj *order.Update) (*model.OrderStatus, error)
+	Reason(ctx context.Context, obj *order.Update) (*string, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Cart(ctx context.Context) (*model.Cart, error)
 	Order(ctx context.Context, id string) (*model.Order, error)
 	MyOrders(ctx context.Context, first *int, after *string) (*model.OrderConnection, error)
 	Orders(ctx context.Context, filter *model.OrderFilter, first *int, after *string) (*model.OrderConnection, error)
+}
+type SubscriptionResolver interface {
+	OrderStatusChanged(ctx context.Context, orderID string) (<-chan *order.Update, error)
+	MyOrderUpdates(ctx context.Context) (<-chan *order.Update, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -569,6 +595,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderLine.VariantName(childComplexity), true
 
+	case "OrderStatusUpdate.at":
+		if e.ComplexityRoot.OrderStatusUpdate.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusUpdate.At(childComplexity), true
+	case "OrderStatusUpdate.order":
+		if e.ComplexityRoot.OrderStatusUpdate.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusUpdate.Order(childComplexity), true
+	case "OrderStatusUpdate.previousStatus":
+		if e.ComplexityRoot.OrderStatusUpdate.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusUpdate.PreviousStatus(childComplexity), true
+	case "OrderStatusUpdate.reason":
+		if e.ComplexityRoot.OrderStatusUpdate.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusUpdate.Reason(childComplexity), true
+	case "OrderStatusUpdate.status":
+		if e.ComplexityRoot.OrderStatusUpdate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusUpdate.Status(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -712,6 +769,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ShippingAddress.Region(childComplexity), true
 
+	case "Subscription.myOrderUpdates":
+		if e.ComplexityRoot.Subscription.MyOrderUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MyOrderUpdates(childComplexity), true
+	case "Subscription.orderStatusChanged":
+		if e.ComplexityRoot.Subscription.OrderStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_orderStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.OrderStatusChanged(childComplexity, args["orderId"].(string)), true
+
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
 			break
@@ -792,6 +867,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1240,6 +1332,55 @@ type Mutation {
   """
   cancelOrder(id: ID!, reason: String): Order!
 }
+
+"""
+A change of an order's status, as a subscription delivers it. Each
+subscription delivers an order's statuses in the order they happened, each
+once; a subscriber that falls behind (or whose connection to the event
+stream was broken) may skip intermediate statuses, and then receives the
+order's current status with previousStatus set to the status it last
+received.
+"""
+type OrderStatusUpdate {
+  "The order, as it is now (it may have moved on since this update)."
+  order: Order!
+  "The order's status after the change."
+  status: OrderStatus!
+  """
+  The status before the change; null on the first update of
+  orderStatusChanged, which is the order's current status.
+  """
+  previousStatus: OrderStatus
+  """
+  Why the order is REJECTED or CANCELLED, e.g. "Payment declined: Your card
+  has insufficient funds."; null otherwise.
+  """
+  reason: String
+  """
+  When the change happened (for the current status sent first: when the
+  order last changed).
+  """
+  at: DateTime!
+}
+
+type Subscription {
+  """
+  The status of one order: first its current status, then every change, in
+  order, while the subscription is open (it stays open after a final status:
+  a DELIVERED order may still be REFUNDED). Requires sign-in
+  (the token in connection_init, or the Authorization header for SSE); fails
+  with NOT_FOUND if there is no such order or it is another customer's
+  (administrators may watch every order), and INVALID_INPUT if orderId is
+  not an Order's global ID.
+  """
+  orderStatusChanged(orderId: ID!): OrderStatusUpdate!
+  """
+  Every status change of the signed-in customer's orders, including orders
+  placed after subscribing, from the moment of subscribing (no current
+  statuses are sent first: read them with myOrders). Requires sign-in.
+  """
+  myOrderUpdates: OrderStatusUpdate!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -1460,6 +1601,22 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_lineTotal(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderStatusUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_OrderStatusUpdate_order(ctx, field)
+	case "status":
+		return ec.fieldContext_OrderStatusUpdate_status(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_OrderStatusUpdate_previousStatus(ctx, field)
+	case "reason":
+		return ec.fieldContext_OrderStatusUpdate_reason(ctx, field)
+	case "at":
+		return ec.fieldContext_OrderStatusUpdate_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderStatusUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1835,6 +1992,20 @@ func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_orderStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
 	return args, nil
 }
 
@@ -3414,6 +3585,130 @@ func (ec *executionContext) fieldContext_OrderLine_lineTotal(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _OrderStatusUpdate_order(ctx context.Context, field graphql.CollectedField, obj *order.Update) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusUpdate_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderStatusUpdate().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusUpdate_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderStatusUpdate",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderStatusUpdate_status(ctx context.Context, field graphql.CollectedField, obj *order.Update) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusUpdate_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderStatusUpdate().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OrderStatus) graphql.Marshaler {
+			return ec.marshalNOrderStatus2githubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋgraphᚋmodelᚐOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusUpdate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusUpdate", field, true, true, errors.New("field of type OrderStatus does not have child fields"))
+}
+
+func (ec *executionContext) _OrderStatusUpdate_previousStatus(ctx context.Context, field graphql.CollectedField, obj *order.Update) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusUpdate_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderStatusUpdate().PreviousStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderStatus) graphql.Marshaler {
+			return ec.marshalOOrderStatus2ᚖgithubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋgraphᚋmodelᚐOrderStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusUpdate_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusUpdate", field, true, true, errors.New("field of type OrderStatus does not have child fields"))
+}
+
+func (ec *executionContext) _OrderStatusUpdate_reason(ctx context.Context, field graphql.CollectedField, obj *order.Update) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusUpdate_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderStatusUpdate().Reason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusUpdate_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusUpdate", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OrderStatusUpdate_at(ctx context.Context, field graphql.CollectedField, obj *order.Update) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusUpdate_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusUpdate_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusUpdate", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4048,6 +4343,82 @@ func (ec *executionContext) _ShippingAddress_phone(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ShippingAddress_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ShippingAddress", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Subscription_orderStatusChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_orderStatusChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().OrderStatusChanged(ctx, fc.Args["orderId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Update) graphql.Marshaler {
+			return ec.marshalNOrderStatusUpdate2ᚖgithubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋorderᚐUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_orderStatusChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderStatusUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_orderStatusChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_myOrderUpdates(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_myOrderUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MyOrderUpdates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Update) graphql.Marshaler {
+			return ec.marshalNOrderStatusUpdate2ᚖgithubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋorderᚐUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_myOrderUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderStatusUpdate(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *model.User) (ret graphql.Marshaler) {
@@ -6319,6 +6690,196 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var orderStatusUpdateImplementors = []string{"OrderStatusUpdate"}
+
+func (ec *executionContext) _OrderStatusUpdate(ctx context.Context, sel ast.SelectionSet, obj *order.Update) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderStatusUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderStatusUpdate")
+		case "order":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderStatusUpdate_order(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "status":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderStatusUpdate_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "previousStatus":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderStatusUpdate_previousStatus(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "reason":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderStatusUpdate_reason(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "at":
+			out.Values[i] = ec._OrderStatusUpdate_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -6652,6 +7213,28 @@ func (ec *executionContext) _ShippingAddress(ctx context.Context, sel ast.Select
 	})
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "orderStatusChanged":
+		return ec._Subscription_orderStatusChanged(ctx, fields[0])
+	case "myOrderUpdates":
+		return ec._Subscription_myOrderUpdates(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userImplementors = []string{"User", "Node", "_Entity"}
@@ -7437,6 +8020,16 @@ func (ec *executionContext) unmarshalNOrderStatus2githubᚗcomᚋshopgraphᚋsho
 
 func (ec *executionContext) marshalNOrderStatus2githubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋgraphᚋmodelᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v model.OrderStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNOrderStatusUpdate2ᚖgithubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋorderᚐUpdate(ctx context.Context, sel ast.SelectionSet, v *order.Update) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OrderStatusUpdate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋshopgraphᚋshopgraphᚋsubgraphsᚋordersᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {

@@ -2,9 +2,9 @@ package graph
 
 import (
 	"context"
-	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/shopgraph/shopgraph/subgraphs/orders/order"
@@ -12,7 +12,8 @@ import (
 
 // loaders batch the lookups that a list multiplies: the orders of entity
 // and node lookups, the lines and timeline of every order in a page. They
-// live for one request, so they cache nothing across callers.
+// live for one response (see WithLoaders), so they cache nothing across
+// callers or events.
 type loaders struct {
 	order    *dataloadgen.Loader[string, *order.Order]
 	lines    *dataloadgen.Loader[string, []order.Line]
@@ -52,18 +53,29 @@ func byKey[V any](fetch func(context.Context, []string) (map[string]V, error)) f
 
 type loadersKey struct{}
 
-// Middleware gives each request its own loaders.
-func Middleware(s *order.Service) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(s))
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
+// WithLoaders returns es answering with fresh loaders for every response:
+// one set per query or mutation, and one per event of a subscription, so
+// that a long-lived websocket or SSE operation never answers from an old
+// cache.
+func WithLoaders(es graphql.ExecutableSchema, s *order.Service) graphql.ExecutableSchema {
+	return loadersSchema{ExecutableSchema: es, svc: s}
+}
+
+type loadersSchema struct {
+	graphql.ExecutableSchema
+	svc *order.Service
+}
+
+// Exec implements graphql.ExecutableSchema.
+func (l loadersSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	next := l.ExecutableSchema.Exec(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		return next(context.WithValue(ctx, loadersKey{}, newLoaders(l.svc)))
 	}
 }
 
-// loadersFor returns the request's loaders, or new ones (for a context that
-// did not pass through Middleware, such as a websocket operation).
+// loadersFor returns the response's loaders, or new ones (for a context
+// that did not pass through WithLoaders).
 func (r *Resolver) loadersFor(ctx context.Context) *loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
 		return l

@@ -8,6 +8,8 @@ package graph
 import (
 	"context"
 
+	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/graph/model"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/order"
 )
@@ -127,6 +129,40 @@ func (r *orderResolver) Timeline(ctx context.Context, obj *model.Order) ([]*mode
 	return out, nil
 }
 
+// Order is the resolver for the order field.
+func (r *orderStatusUpdateResolver) Order(ctx context.Context, obj *order.Update) (*model.Order, error) {
+	if obj.Order != nil {
+		return toOrder(obj.Order), nil
+	}
+	o, err := r.loadersFor(ctx).order.Load(ctx, obj.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, apperr.Errorf(apperr.NotFound, "no such order")
+	}
+	return toOrder(o), nil
+}
+
+// Status is the resolver for the status field.
+func (r *orderStatusUpdateResolver) Status(ctx context.Context, obj *order.Update) (model.OrderStatus, error) {
+	return model.OrderStatus(obj.Status), nil
+}
+
+// PreviousStatus is the resolver for the previousStatus field.
+func (r *orderStatusUpdateResolver) PreviousStatus(ctx context.Context, obj *order.Update) (*model.OrderStatus, error) {
+	if obj.Previous == "" {
+		return nil, nil
+	}
+	s := model.OrderStatus(obj.Previous)
+	return &s, nil
+}
+
+// Reason is the resolver for the reason field.
+func (r *orderStatusUpdateResolver) Reason(ctx context.Context, obj *order.Update) (*string, error) {
+	return optional(obj.Reason), nil
+}
+
 // Cart is the resolver for the cart field.
 func (r *queryResolver) Cart(ctx context.Context) (*model.Cart, error) {
 	v, err := r.CartService.Get(ctx)
@@ -171,13 +207,37 @@ func (r *queryResolver) Orders(ctx context.Context, filter *model.OrderFilter, f
 	return toConnection(p), nil
 }
 
+// OrderStatusChanged is the resolver for the orderStatusChanged field.
+func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderID string) (<-chan *order.Update, error) {
+	key, err := gid.DecodeAs(orderID, typeOrder)
+	if err != nil {
+		return nil, apperr.Invalid("orderId", "%s", apperr.Message(err))
+	}
+	return r.OrderService.WatchOrder(ctx, key)
+}
+
+// MyOrderUpdates is the resolver for the myOrderUpdates field.
+func (r *subscriptionResolver) MyOrderUpdates(ctx context.Context) (<-chan *order.Update, error) {
+	return r.OrderService.WatchMine(ctx)
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 // Order returns OrderResolver implementation.
 func (r *Resolver) Order() OrderResolver { return &orderResolver{r} }
 
+// OrderStatusUpdate returns OrderStatusUpdateResolver implementation.
+func (r *Resolver) OrderStatusUpdate() OrderStatusUpdateResolver {
+	return &orderStatusUpdateResolver{r}
+}
+
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	mutationResolver struct{ *Resolver }
-	orderResolver    struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+	orderResolver             struct{ *Resolver }
+	orderStatusUpdateResolver struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
 )

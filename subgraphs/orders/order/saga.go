@@ -352,12 +352,12 @@ func cancelShipment(o *Order) Message {
 }
 
 // statusChanged returns the OrderStatusChanged event for o's move from
-// previous to its status.
+// previous to its status, with o's version.
 func statusChanged(o *Order, previous Status, now time.Time) Message {
-	e := contract.OrderStatusChanged{
+	e := StatusChanged{OrderStatusChanged: contract.OrderStatusChanged{
 		OrderID: o.ID, CustomerID: o.CustomerID, Email: o.Email, Status: string(o.Status),
 		Previous: string(previous), Reason: o.StatusReason, Total: o.Total, At: now.UTC(),
-	}
+	}, Version: o.Version}
 	if o.Status == StatusShipped || o.Status == StatusDelivered {
 		e.TrackingNumber, e.Carrier = o.Progress.TrackingNumber, o.Progress.Carrier
 	}

@@ -166,7 +166,7 @@ func TestSagaStatusChangedEvents(t *testing.T) {
 	var got []contract.OrderStatusChanged
 	for _, m := range ch.Messages {
 		if m.Type == contract.TypeOrderStatusChanged {
-			got = append(got, m.Payload.(contract.OrderStatusChanged))
+			got = append(got, m.Payload.(StatusChanged).OrderStatusChanged)
 		}
 	}
 	if len(got) != 1 || got[0].Status != "AWAITING_PAYMENT" || got[0].Previous != "PENDING" || got[0].Email != "c1@example.com" || got[0].Total.Amount != 2500 {

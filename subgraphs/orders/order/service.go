@@ -45,6 +45,8 @@ type Config struct {
 	NewID func() string
 	// Log; slog.Default() if nil.
 	Log *slog.Logger
+	// Feed serves WatchOrder and WatchMine; without it they fail.
+	Feed *Feed
 }
 
 // Service is the orders' use cases: placing, reading and cancelling orders,
@@ -58,6 +60,7 @@ type Service struct {
 	now     func() time.Time
 	newID   func() string
 	log     *slog.Logger
+	feed    *Feed
 }
 
 // NewService returns a Service.
@@ -80,7 +83,7 @@ func NewService(c Config) *Service {
 	return &Service{
 		store: c.Store, carts: c.Carts, catalog: c.Catalog, rates: c.Rates,
 		saga: saga{stepTimeout: c.StepTimeout, reservationTTL: c.ReservationTTL},
-		now:  c.Now, newID: c.NewID, log: c.Log,
+		now:  c.Now, newID: c.NewID, log: c.Log, feed: c.Feed,
 	}
 }
 

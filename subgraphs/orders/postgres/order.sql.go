@@ -10,6 +10,58 @@ import (
 	"time"
 )
 
+const changedCustomerOrders = `-- name: ChangedCustomerOrders :many
+SELECT id, number, customer_id, email, idempotency_key, status, status_reason, currency, subtotal, shipping_cost, total, shipping_address, shipping_method, shipping_method_name, version, created_at, updated_at, saga_step, saga_deadline, saga_attempts, payment_token FROM orders
+WHERE customer_id = ANY($1::text[]) AND updated_at >= $2
+`
+
+type ChangedCustomerOrdersParams struct {
+	CustomerIds []string
+	Since       time.Time
+}
+
+func (q *Queries) ChangedCustomerOrders(ctx context.Context, arg ChangedCustomerOrdersParams) ([]orderRow, error) {
+	rows, err := q.db.Query(ctx, changedCustomerOrders, arg.CustomerIds, arg.Since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []orderRow
+	for rows.Next() {
+		var i orderRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Number,
+			&i.CustomerID,
+			&i.Email,
+			&i.IdempotencyKey,
+			&i.Status,
+			&i.StatusReason,
+			&i.Currency,
+			&i.Subtotal,
+			&i.ShippingCost,
+			&i.Total,
+			&i.ShippingAddress,
+			&i.ShippingMethod,
+			&i.ShippingMethodName,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.SagaStep,
+			&i.SagaDeadline,
+			&i.SagaAttempts,
+			&i.PaymentToken,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventsOfOrders = `-- name: EventsOfOrders :many
 SELECT order_id, version, type, data, occurred_at FROM order_events
 WHERE order_id = ANY($1::uuid[])

@@ -51,7 +51,10 @@ type Store struct {
 	cause *events.Message
 }
 
-var _ order.Store = (*Store)(nil)
+var (
+	_ order.Store     = (*Store)(nil)
+	_ order.Snapshots = (*Store)(nil)
+)
 
 // NewStore returns a store on pool, whose schema has Migrations and the
 // events package's migrations applied. (New is sqlc's constructor of
@@ -344,6 +347,24 @@ func (s *Store) Events(ctx context.Context, ids []string) (map[string][]order.Ev
 	}
 	for _, e := range evs {
 		out[e.OrderID] = append(out[e.OrderID], e)
+	}
+	return out, nil
+}
+
+// ChangedOrders implements order.Snapshots.
+func (s *Store) ChangedOrders(ctx context.Context, customerIDs []string, since time.Time) ([]*order.Order, error) {
+	if len(customerIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := New(s.db()).ChangedCustomerOrders(ctx, ChangedCustomerOrdersParams{CustomerIds: customerIDs, Since: since})
+	if err != nil {
+		return nil, fmt.Errorf("changed orders: %w", err)
+	}
+	out := make([]*order.Order, len(rows))
+	for i, r := range rows {
+		if out[i], err = fromRow(r); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

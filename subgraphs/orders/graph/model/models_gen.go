@@ -242,6 +242,9 @@ type ShippingAddressInput struct {
 	Phone *string `json:"phone,omitempty"`
 }
 
+type Subscription struct {
+}
+
 // A new quantity for a cart item named by variantId or sku (exactly one).
 type UpdateCartItemInput struct {
 	// The variant's global ID.

@@ -96,3 +96,7 @@ WHERE customer_id = @customer_id AND status = @status
   AND (created_at, id) < (@after_created_at, @after_id::uuid)
 ORDER BY created_at DESC, id DESC
 LIMIT @lim;
+
+-- name: ChangedCustomerOrders :many
+SELECT * FROM orders
+WHERE customer_id = ANY(@customer_ids::text[]) AND updated_at >= @since;

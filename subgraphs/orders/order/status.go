@@ -1,0 +1,612 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/contract"
+)
+
+// StatusChanged is the payload of the OrderStatusChanged events this
+// service writes: the contract's fields and the order's version after the
+// change. Consumers that decode contract.OrderStatusChanged ignore Version;
+// the live feed uses it to tell a repeated or stale event from a new one.
+type StatusChanged struct {
+	contract.OrderStatusChanged
+	// Version is the order's version (the number of events in its stream)
+	// after the change; 0 if the publisher did not say.
+	Version int `json:"version,omitempty"`
+}
+
+// Update returns the change as a subscriber receives it.
+func (c StatusChanged) Update() *Update {
+	return &Update{
+		OrderID: c.OrderID, CustomerID: c.CustomerID, Status: Status(c.Status), Previous: Status(c.Previous),
+		Reason: c.Reason, At: c.At, Version: c.Version,
+	}
+}
+
+// Update is a change of an order's status as a subscription delivers it.
+// Updates are shared between subscribers: never change one.
+type Update struct {
+	OrderID    string
+	CustomerID string
+	Status     Status
+	// Previous is the status before the change; "" for an update that gives
+	// the order's current status rather than a change (the first update of
+	// WatchOrder, or after a gap an order the subscription had not reported).
+	Previous Status
+	// Reason tells why the order is REJECTED or CANCELLED.
+	Reason string
+	// At is when the change happened; for a current status, when the order
+	// last changed.
+	At time.Time
+	// Version is the order's version after the change; 0 if unknown.
+	Version int
+	// Order is the order's projection when the update was read from it (a
+	// current status); nil for an update from an event.
+	Order *Order
+}
+
+// current returns o's current status as an update that follows previous
+// ("" if the subscriber knew nothing of o).
+func current(o *Order, previous Status) *Update {
+	return &Update{
+		OrderID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Previous: previous, Reason: o.StatusReason,
+		At: o.UpdatedAt, Version: o.Version, Order: o,
+	}
+}
+
+// Snapshots reads the current state of orders for the live feed.
+type Snapshots interface {
+	// Orders returns the projections (without lines) of those orders with
+	// ids that exist, by ID.
+	Orders(ctx context.Context, ids []string) (map[string]*Order, error)
+	// ChangedOrders returns the projections (without lines) of the orders
+	// of the customers that changed at or after since.
+	ChangedOrders(ctx context.Context, customerIDs []string, since time.Time) ([]*Order, error)
+}
+
+// Defaults of FeedConfig.
+const (
+	DefaultFeedBuffer = 64
+	DefaultGapMargin  = time.Minute
+)
+
+// FeedConfig configures a Feed.
+type FeedConfig struct {
+	// Store reads current statuses: for a new subscriber of one order, and
+	// after a gap. Required.
+	Store Snapshots
+	// Buffer is how many updates a subscriber may have waiting before it is
+	// behind (DefaultFeedBuffer if 0).
+	Buffer int
+	// GapMargin widens the window in which the orders of a customer's
+	// subscription are looked for after a gap, for the lag between an
+	// order's change and its publication (DefaultGapMargin if 0).
+	GapMargin time.Duration
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Log; slog.Default() if nil.
+	Log *slog.Logger
+}
+
+// Feed fans the order status changes published on the one pub/sub
+// subscription of the process out to every subscriber whose filter matches:
+// one order, or every order of one customer.
+//
+// Each subscriber has its own buffer of Buffer updates and its own
+// goroutine that hands them on, so that a slow subscriber delays no one
+// else. One that falls Buffer updates behind is resynced, not disconnected:
+// further events are dropped for it until it has taken what it has, then it
+// receives the current status of its order(s) again, read from the store.
+// The same resync follows a gap in the pub/sub subscription (see Resync) and
+// an event without a version.
+//
+// Every update carries its order's version: a subscriber receives each
+// order's updates in version order, each once, so events repeated by the
+// at-least-once publisher and stale ones are dropped.
+type Feed struct {
+	store  Snapshots
+	buffer int
+	margin time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu         sync.RWMutex
+	byOrder    map[string]map[*subscriber]struct{}
+	byCustomer map[string]map[*subscriber]struct{}
+
+	// seen is the latest version published per order (bounded: cleared
+	// when it holds maxSeen orders; subscribers check versions themselves).
+	seenMu sync.Mutex
+	seen   map[string]int
+
+	published, duplicates, delivered, overflows, resyncs atomic.Uint64
+}
+
+// maxSeen bounds Feed.seen.
+const maxSeen = 100_000
+
+// NewFeed returns a Feed with no subscribers.
+func NewFeed(c FeedConfig) *Feed {
+	if c.Buffer <= 0 {
+		c.Buffer = DefaultFeedBuffer
+	}
+	if c.GapMargin <= 0 {
+		c.GapMargin = DefaultGapMargin
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return &Feed{
+		store: c.Store, buffer: c.Buffer, margin: c.GapMargin, now: c.Now, log: c.Log,
+		byOrder: map[string]map[*subscriber]struct{}{}, byCustomer: map[string]map[*subscriber]struct{}{},
+		seen: map[string]int{},
+	}
+}
+
+// FeedStats counts what a Feed did since it was made.
+type FeedStats struct {
+	// Subscribers is the number of open subscriptions.
+	Subscribers int
+	// Published counts the events handed to Publish.
+	Published uint64
+	// Duplicates counts events dropped as repeated or stale, once per event
+	// (by the feed) or per subscriber.
+	Duplicates uint64
+	// Delivered counts updates handed to subscribers.
+	Delivered uint64
+	// Overflows counts the times a subscriber fell Buffer updates behind.
+	Overflows uint64
+	// Resyncs counts the current statuses read again for subscribers (after
+	// an overflow, a gap or an event without a version).
+	Resyncs uint64
+}
+
+// Stats returns the feed's counters.
+func (f *Feed) Stats() FeedStats {
+	f.mu.RLock()
+	n := 0
+	for _, set := range f.byOrder {
+		n += len(set)
+	}
+	for _, set := range f.byCustomer {
+		n += len(set)
+	}
+	f.mu.RUnlock()
+	return FeedStats{
+		Subscribers: n, Published: f.published.Load(), Duplicates: f.duplicates.Load(),
+		Delivered: f.delivered.Load(), Overflows: f.overflows.Load(), Resyncs: f.resyncs.Load(),
+	}
+}
+
+// Publish hands a published status change to the subscribers it matches.
+// It never blocks on a subscriber. An update without a version makes the
+// matching subscribers read their order's current status instead.
+func (f *Feed) Publish(u *Update) {
+	f.published.Add(1)
+	if u.Version > 0 {
+		f.seenMu.Lock()
+		if f.seen[u.OrderID] >= u.Version {
+			f.seenMu.Unlock()
+			f.duplicates.Add(1)
+			return
+		}
+		if len(f.seen) >= maxSeen {
+			clear(f.seen)
+		}
+		f.seen[u.OrderID] = u.Version
+		f.seenMu.Unlock()
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for s := range f.byOrder[u.OrderID] {
+		s.offer(u)
+	}
+	for s := range f.byCustomer[u.CustomerID] {
+		s.offer(u)
+	}
+}
+
+// Resync sends every subscriber the current status of its order(s) that
+// changed since the gap started (for a customer's subscription, since the
+// later of gapStart and its start, less GapMargin), unless it has already
+// received it: call it when the pub/sub subscription is (re)established,
+// with the time the previous one was last known to work (zero for the
+// first). Subscribers whose statuses cannot be read now resync on their own
+// later.
+func (f *Feed) Resync(ctx context.Context, gapStart time.Time) {
+	f.mu.RLock()
+	var orderSubs, customerSubs []*subscriber
+	for _, set := range f.byOrder {
+		for s := range set {
+			orderSubs = append(orderSubs, s)
+		}
+	}
+	for _, set := range f.byCustomer {
+		for s := range set {
+			customerSubs = append(customerSubs, s)
+		}
+	}
+	f.mu.RUnlock()
+
+	const chunk = 500
+	ids := make([]string, 0, len(orderSubs))
+	for _, s := range orderSubs {
+		ids = append(ids, s.orderID)
+	}
+	found := map[string]*Order{}
+	for i := 0; i < len(ids); i += chunk {
+		m, err := f.store.Orders(ctx, ids[i:min(i+chunk, len(ids))])
+		if err != nil {
+			f.log.ErrorContext(ctx, "resync order status subscribers", "err", err)
+			f.fallBehind(orderSubs, gapStart)
+			return
+		}
+		for id, o := range m {
+			found[id] = o
+		}
+	}
+	for _, s := range orderSubs {
+		if o := found[s.orderID]; o != nil {
+			s.catchUp([]*Order{o}, time.Time{})
+		}
+	}
+
+	var since time.Time
+	customers := make([]string, 0, len(customerSubs))
+	for _, s := range customerSubs {
+		customers = append(customers, s.customerID)
+		if t := s.since(gapStart); since.IsZero() || t.Before(since) {
+			since = t
+		}
+	}
+	mine := map[string][]*Order{}
+	for i := 0; i < len(customers); i += chunk {
+		os, err := f.store.ChangedOrders(ctx, customers[i:min(i+chunk, len(customers))], since)
+		if err != nil {
+			f.log.ErrorContext(ctx, "resync order status subscribers", "err", err)
+			f.fallBehind(customerSubs, gapStart)
+			return
+		}
+		for _, o := range os {
+			mine[o.CustomerID] = append(mine[o.CustomerID], o)
+		}
+	}
+	for _, s := range customerSubs {
+		s.catchUp(mine[s.customerID], s.since(gapStart))
+	}
+}
+
+// fallBehind makes each subscriber resync on its own, from gapStart.
+func (f *Feed) fallBehind(subs []*subscriber, gapStart time.Time) {
+	for _, s := range subs {
+		s.mu.Lock()
+		s.fallBehind(gapStart)
+		s.mu.Unlock()
+		s.notify()
+	}
+}
+
+// subscribe registers a subscriber to the order with id, or to every order
+// of customerID. A subscriber to one order is priming until prime gives it
+// the order's current status.
+func (f *Feed) subscribe(orderID, customerID string) *subscriber {
+	s := &subscriber{
+		feed: f, orderID: orderID, customerID: customerID, start: f.now(),
+		priming: orderID != "", last: map[string]mark{},
+		wake: make(chan struct{}, 1), out: make(chan *Update),
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	index, key := f.byCustomer, customerID
+	if orderID != "" {
+		index, key = f.byOrder, orderID
+	}
+	if index[key] == nil {
+		index[key] = map[*subscriber]struct{}{}
+	}
+	index[key][s] = struct{}{}
+	return s
+}
+
+// unsubscribe removes s.
+func (f *Feed) unsubscribe(s *subscriber) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	index, key := f.byCustomer, s.customerID
+	if s.orderID != "" {
+		index, key = f.byOrder, s.orderID
+	}
+	delete(index[key], s)
+	if len(index[key]) == 0 {
+		delete(index, key)
+	}
+}
+
+// mark is the last update of an order a subscriber was given.
+type mark struct {
+	version int
+	status  Status
+}
+
+// subscriber is one subscription: a bounded queue filled by the feed and
+// drained by its own goroutine (run) into out.
+type subscriber struct {
+	feed       *Feed
+	orderID    string // one order's subscription, or
+	customerID string // one customer's
+	start      time.Time
+	wake       chan struct{}
+	out        chan *Update
+
+	mu    sync.Mutex
+	queue []*Update
+	// last is the last update queued per order.
+	last map[string]mark
+	// priming: the current status is not in yet; updates queue unchecked.
+	priming bool
+	// behind: updates were dropped since behindSince; run resyncs.
+	behind      bool
+	behindSince time.Time
+}
+
+// notify wakes run.
+func (s *subscriber) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fallBehind marks s behind since t (or earlier). s.mu is held.
+func (s *subscriber) fallBehind(t time.Time) {
+	if !s.behind || t.Before(s.behindSince) {
+		s.behindSince = t
+	}
+	s.behind = true
+}
+
+// push queues u unless s is behind or full (then it falls behind). s.mu is
+// held.
+func (s *subscriber) push(u *Update) bool {
+	if s.behind {
+		return false
+	}
+	if len(s.queue) >= s.feed.buffer {
+		s.feed.overflows.Add(1)
+		s.fallBehind(s.feed.now())
+		return false
+	}
+	s.queue = append(s.queue, u)
+	if !s.priming {
+		s.last[u.OrderID] = mark{u.Version, u.Status}
+	}
+	return true
+}
+
+// offer queues a published update unless s already has it or a later one.
+func (s *subscriber) offer(u *Update) {
+	s.mu.Lock()
+	switch {
+	case u.Version == 0 && !s.priming:
+		s.fallBehind(s.feed.now()) // no version: read the current status
+	case !s.priming && u.Version <= s.last[u.OrderID].version:
+		s.feed.duplicates.Add(1)
+		s.mu.Unlock()
+		return
+	default:
+		s.push(u)
+	}
+	s.mu.Unlock()
+	s.notify()
+}
+
+// prime gives a subscriber to one order the order's current status, read
+// after it subscribed: it goes first, followed by the updates queued
+// meanwhile that are later.
+func (s *subscriber) prime(o *Order) {
+	s.mu.Lock()
+	queued := s.queue
+	s.queue = make([]*Update, 0, len(queued)+1)
+	s.priming = false
+	s.queue = append(s.queue, current(o, ""))
+	s.last[o.ID] = mark{o.Version, o.Status}
+	for _, u := range queued {
+		if u.Version == 0 {
+			s.fallBehind(s.feed.now())
+		} else if u.Version > s.last[u.OrderID].version {
+			s.queue = append(s.queue, u)
+			s.last[u.OrderID] = mark{u.Version, u.Status}
+		}
+	}
+	s.mu.Unlock()
+	s.notify()
+}
+
+// catchUp queues the current status of each of os (orders of s that
+// changed at or after since) that s has not been given, with the status it
+// was last given as the previous one. An order whose status s already has
+// only moves s's version on.
+func (s *subscriber) catchUp(os []*Order, since time.Time) {
+	s.mu.Lock()
+	queued := false
+	for _, o := range os {
+		if o.UpdatedAt.Before(since) {
+			continue
+		}
+		l, known := s.last[o.ID]
+		switch {
+		case s.priming:
+			queued = s.push(current(o, "")) || queued // prime sorts it out
+		case o.Version <= l.version:
+		case known && o.Status == l.status:
+			s.last[o.ID] = mark{o.Version, o.Status}
+		case s.push(current(o, l.status)):
+			s.feed.resyncs.Add(1)
+			queued = true
+		}
+	}
+	s.mu.Unlock()
+	if queued {
+		s.notify()
+	}
+}
+
+// since is when the orders of a customer's subscription may have changed
+// unseen, for a gap that started at gapStart.
+func (s *subscriber) since(gapStart time.Time) time.Time {
+	t := gapStart
+	if t.Before(s.start) {
+		t = s.start
+	}
+	return t.Add(-s.feed.margin)
+}
+
+// next returns the next queued update, or whether s must resync first.
+func (s *subscriber) next() (u *Update, resync bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) > 0 {
+		u = s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		if len(s.queue) == 0 {
+			s.queue = s.queue[:0:0] // let the backing array go
+		}
+		return u, false
+	}
+	return nil, s.behind && !s.priming
+}
+
+// resyncRetry is how long a subscriber waits before it reads its current
+// status again after a failed read.
+const resyncRetry = time.Second
+
+// run hands s's updates to out until ctx ends, then closes out and
+// unsubscribes s.
+func (s *subscriber) run(ctx context.Context) {
+	defer close(s.out)
+	defer s.feed.unsubscribe(s)
+	for {
+		u, resync := s.next()
+		switch {
+		case u != nil:
+			select {
+			case s.out <- u:
+				s.feed.delivered.Add(1)
+			case <-ctx.Done():
+				return
+			}
+			continue
+		case resync:
+			if !s.resync(ctx) {
+				select {
+				case <-time.After(resyncRetry):
+				case <-ctx.Done():
+					return
+				}
+			}
+			continue
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// resync reads the current status of s's order(s) after s fell behind and
+// queues what s has not been given. It reports false if they could not be
+// read (s stays behind).
+func (s *subscriber) resync(ctx context.Context) bool {
+	s.mu.Lock()
+	from := s.behindSince
+	s.behind = false // what arrives from now on queues again
+	s.mu.Unlock()
+	var os []*Order
+	var err error
+	since := time.Time{}
+	if s.orderID != "" {
+		var m map[string]*Order
+		if m, err = s.feed.store.Orders(ctx, []string{s.orderID}); m[s.orderID] != nil {
+			os = []*Order{m[s.orderID]}
+		}
+	} else {
+		since = s.since(from)
+		os, err = s.feed.store.ChangedOrders(ctx, []string{s.customerID}, since)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.feed.log.ErrorContext(ctx, "resync an order status subscriber", "err", err)
+		}
+		s.mu.Lock()
+		s.fallBehind(from)
+		s.mu.Unlock()
+		return false
+	}
+	s.catchUp(os, since)
+	return true
+}
+
+// errNoFeed is returned when the service was built without a Feed.
+var errNoFeed = errors.New("order status subscriptions are not served here")
+
+// WatchOrder streams the status of the order with id: first its current
+// status, then every change, in order, each once, until ctx ends (then the
+// channel is closed). A subscriber that falls behind may skip statuses, and
+// then receives the current one (see Feed).
+// Returns UNAUTHENTICATED without sign-in; NOT_FOUND if there is no such
+// order or it is another customer's (administrators may watch every order).
+func (s *Service) WatchOrder(ctx context.Context, id string) (<-chan *Update, error) {
+	if _, err := auth.Require(ctx); err != nil {
+		return nil, err
+	}
+	if s.feed == nil {
+		return nil, errNoFeed
+	}
+	// Subscribe before reading the current status, so that no change falls
+	// between the two.
+	sub := s.feed.subscribe(id, "")
+	o, err := s.Order(ctx, id)
+	if err != nil {
+		s.feed.unsubscribe(sub)
+		return nil, err
+	}
+	sub.prime(o)
+	go sub.run(ctx)
+	return sub.out, nil
+}
+
+// WatchMine streams every status change of the caller's orders from now on,
+// in order, each once per order, until ctx ends (then the channel is
+// closed). A subscriber that falls behind may skip statuses, and then
+// receives the current status of each of its orders that changed (see
+// Feed).
+// Returns UNAUTHENTICATED without sign-in.
+func (s *Service) WatchMine(ctx context.Context) (<-chan *Update, error) {
+	caller, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.feed == nil {
+		return nil, errNoFeed
+	}
+	if caller.UserID == "" {
+		return nil, fmt.Errorf("watch my orders: identity without a user ID")
+	}
+	sub := s.feed.subscribe("", caller.UserID)
+	go sub.run(ctx)
+	return sub.out, nil
+}
