@@ -84,11 +84,15 @@ func (x *execution) run(plan *nautilus.QueryPlan) {
 	for len(level) > 0 {
 		batches := groupByQueryer(level)
 		results := make([][]fetched, len(batches))
-		var wg sync.WaitGroup
-		for i, b := range batches {
-			wg.Go(func() { results[i] = x.fetch(plan, b) })
+		if len(batches) == 1 {
+			results[0] = x.fetch(plan, batches[0])
+		} else {
+			var wg sync.WaitGroup
+			for i, b := range batches {
+				wg.Go(func() { results[i] = x.fetch(plan, b) })
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 		var next []pending
 		for i, b := range batches {
 			for j, p := range b {

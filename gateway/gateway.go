@@ -1,11 +1,14 @@
 // Package gateway is Shopgraph's edge: one GraphQL endpoint in front of the
-// subgraphs. nautilus/gateway merges the subgraphs' schemas and plans and
-// executes queries across them; around it this package adds what nautilus
-// lacks: start-up that waits for every service, the federation plumbing
-// hidden from the public schema, its own HTTP layer with spec-shaped errors
-// and no internal addresses, token verification and forwarding, timeouts on
-// every upstream call, health and readiness, CORS, request logging and
-// GraphiQL.
+// subgraphs. nautilus/gateway merges the subgraphs' schemas and plans
+// queries across them; around it this package adds what nautilus lacks:
+// start-up that waits for every service, the federation plumbing hidden from
+// the public schema, its own executor that batches the node fetches of a
+// plan level per service (batch.go), a bounded plan cache (plancache.go),
+// verified automatic persisted queries (apq.go), depth, alias, cost, size
+// and batch limits (limits.go), schema reload without a restart
+// (reload.go), its own HTTP layer with spec-shaped errors and no internal
+// addresses, token verification and forwarding, timeouts on every upstream
+// call, health and readiness, CORS, request logging and GraphiQL.
 package gateway
 
 import (

@@ -61,7 +61,7 @@ func (g *Gateway) serveOne(r *http.Request, p params) (response, int) {
 	res := response{Errors: pub, Data: json.RawMessage("null")}
 	if shaped != nil {
 		var err error
-		if res.Data, err = json.Marshal(shaped); err != nil {
+		if res.Data, err = appendJSON(nil, shaped); err != nil {
 			log.ErrorContext(r.Context(), "encode data", "err", err)
 			return response{Errors: []*gqlerror.Error{requestError(codeInternal, "internal error")}}, http.StatusInternalServerError
 		}

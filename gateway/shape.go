@@ -1,9 +1,9 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -41,26 +41,53 @@ type objectField struct {
 
 // MarshalJSON writes the object with its keys in order.
 func (o orderedObject) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, f := range o {
-		if i > 0 {
-			buf.WriteByte(',')
+	return appendJSON(nil, o)
+}
+
+// appendJSON appends the JSON of a shaped value to buf. It writes the
+// shaper's own types itself: json.Marshal would encode every nested
+// orderedObject on its own, then check and compact its output again at
+// every level.
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	switch t := v.(type) {
+	case nil:
+		return append(buf, "null"...), nil
+	case orderedObject:
+		buf = append(buf, '{')
+		for i, f := range t {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = strconv.AppendQuote(buf, f.key) // a GraphQL name: plain ASCII
+			buf = append(buf, ':')
+			var err error
+			if buf, err = appendJSON(buf, f.value); err != nil {
+				return nil, err
+			}
 		}
-		k, err := json.Marshal(f.key)
-		if err != nil {
-			return nil, err
+		return append(buf, '}'), nil
+	case []any:
+		buf = append(buf, '[')
+		for i, e := range t {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var err error
+			if buf, err = appendJSON(buf, e); err != nil {
+				return nil, err
+			}
 		}
-		v, err := json.Marshal(f.value)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(k)
-		buf.WriteByte(':')
-		buf.Write(v)
+		return append(buf, ']'), nil
+	case bool:
+		return strconv.AppendBool(buf, t), nil
+	case json.Number: // as a service wrote it (see decodeObject)
+		return append(buf, t...), nil
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	b, err := json.Marshal(v) // strings (with JSON's escaping), maps, other numbers
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, b...), nil
 }
 
 // root shapes the data of operation op. It returns nil when a non-null root
