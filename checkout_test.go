@@ -389,3 +389,62 @@ func TestCheckoutRefusals(t *testing.T) {
 		t.Errorf("another customer cancelled the order: %s", r.Raw)
 	}
 }
+
+// TestRestartMidSaga: the services stop while orders are mid-saga; started
+// again on the same stores, every order reaches a final status and no stock
+// stays reserved.
+func TestRestartMidSaga(t *testing.T) {
+	t.Parallel()
+	st := newStores(t)
+	first := startSystemOn(t, st, "-shipping-step-interval=0")
+	s := &shop{system: first, admin: first.client(adminToken(t, first))}
+	skus := s.stock(t, "Clock", 6, 2000)
+	tokens := []string{"tok_visa", "tok_chargeDeclined", "tok_processingError", "tok_visa", "tok_visa", "tok_visa", "tok_visa", "tok_visa"}
+	type placed struct {
+		id    string
+		token string
+		c     *client
+	}
+	var orders []placed
+	for range tokens {
+		c := s.customer(t)
+		if r := addToCart(t, c, skus[0], 1); len(r.Errors) > 0 {
+			t.Fatal(r.Raw)
+		}
+		orders = append(orders, placed{token: c.token, c: c})
+	}
+	var wg sync.WaitGroup
+	for i := range orders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := orders[i].c.do(placeOrderMutation, placeInput(tokens[i], fmt.Sprintf("restart-%d-%s", i, testenv.ID())))
+			if len(r.Errors) == 0 {
+				orders[i].id = str(r.Data, "placeOrder", "id")
+			}
+		}()
+	}
+	wg.Wait()
+	if err := first.Stop(); err != nil { // mid-saga
+		t.Fatalf("stop: %v", err)
+	}
+
+	second := startSystemOn(t, st, "-shipping-step-interval=0")
+	s = &shop{system: second, admin: second.client(adminToken(t, second))}
+	count := map[string]int{}
+	began := time.Now()
+	for _, o := range orders {
+		if o.id == "" {
+			t.Fatal("placeOrder failed before the stop")
+		}
+		c := second.client(o.token)
+		final := waitStatus(t, c, o.id, "")
+		count[str(final, "status")]++
+		t.Logf("%s after %v: %s (%s) %s", o.id[:8], time.Since(began).Round(time.Millisecond), str(final, "status"), str(final, "statusReason"), timelineTypes(final))
+	}
+	if count["CONFIRMED"]+count["REJECTED"]+count["CANCELLED"] != len(orders) {
+		t.Fatalf("outcomes after restart: %v", count)
+	}
+	// Nothing stays reserved; on hand went down by the confirmed orders only.
+	waitLevel(t, s, skus[0], 6-count["CONFIRMED"], 0)
+}

@@ -35,17 +35,50 @@ type system struct {
 	done    chan error
 }
 
-func startSystem(t testing.TB, extra ...string) *system {
+// stores is where a system keeps its state: a database, a Redis prefix and a
+// data directory. Two systems started on the same stores are one shop
+// restarted.
+type stores struct {
+	dbName, prefix, dataDir string
+}
+
+// newStores returns fresh stores, removed when the test ends.
+func newStores(t testing.TB) stores {
 	t.Helper()
 	id := testenv.ID()
+	st := stores{dbName: "shopgraph_e2e_" + id, prefix: "e2e:" + id + ":", dataDir: t.TempDir()}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if conn, err := pgx.Connect(ctx, testenv.DatabaseURL()); err == nil {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{st.dbName}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+		if rdb, err := redisconn.Open(ctx, testenv.RedisURL()); err == nil {
+			iter := rdb.Scan(ctx, 0, st.prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
+			rdb.Close()
+		}
+	})
+	return st
+}
+
+func startSystem(t testing.TB, extra ...string) *system {
+	t.Helper()
+	return startSystemOn(t, newStores(t), extra...)
+}
+
+// startSystemOn starts shopgraph on the given stores.
+func startSystemOn(t testing.TB, st stores, extra ...string) *system {
+	t.Helper()
 	u, err := url.Parse(testenv.DatabaseURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbName := "shopgraph_e2e_" + id
+	dbName, prefix := st.dbName, st.prefix
 	u.Path = "/" + dbName
-	prefix := "e2e:" + id + ":"
-	s := &system{t: t, DataDir: t.TempDir(), done: make(chan error, 1)}
+	s := &system{t: t, DataDir: st.dataDir, done: make(chan error, 1)}
 	args := []string{
 		"-host=127.0.0.1", "-data-dir=" + s.DataDir,
 		"-database-url=" + u.String(), "-redis-url=" + testenv.RedisURL(), "-redis-prefix=" + prefix,
@@ -83,21 +116,7 @@ func startSystem(t testing.TB, extra ...string) *system {
 		t.Fatalf("shopgraph stopped at start-up: %v", <-s.done)
 	}
 	s.Base = strings.TrimSuffix(s.URL, "/graphql")
-	t.Cleanup(func() {
-		s.Stop()
-		ctx := context.Background()
-		if conn, err := pgx.Connect(ctx, testenv.DatabaseURL()); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{dbName}.Sanitize()+" WITH (FORCE)")
-			conn.Close(ctx)
-		}
-		if rdb, err := redisconn.Open(ctx, testenv.RedisURL()); err == nil {
-			iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
-			rdb.Close()
-		}
-	})
+	t.Cleanup(func() { s.Stop() })
 	return s
 }
 

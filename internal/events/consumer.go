@@ -203,7 +203,37 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if ctx.Err() == nil {
 		return fmt.Errorf("events consumer %s/%s: subscription ended unexpectedly", c.opts.Stream, c.opts.Group)
 	}
+	c.handBack()
 	return nil
+}
+
+// handBack makes the messages this consumer was given but did not
+// acknowledge — one interrupted by shutdown, or one delivered by the read
+// still in flight when Run stopped — claimable at once by the group's next
+// consumer (a restarted service), instead of after ClaimIdle. Redis has no
+// "unclaim": XCLAIM with IDLE back-dates the message's last delivery.
+// Written by hand: Watermill's subscriber does not do this on close.
+func (c *Consumer) handBack() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	time.Sleep(150 * time.Millisecond) // the subscriber's last read blocks up to 100ms
+	stream := c.opts.Prefix + c.opts.Stream
+	pending, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: stream, Group: c.opts.Group, Consumer: c.opts.Name, Start: "-", End: "+", Count: 1000,
+	}).Result()
+	if err != nil || len(pending) == 0 {
+		return
+	}
+	args := []any{"XCLAIM", stream, c.opts.Group, c.opts.Name, 0}
+	for _, p := range pending {
+		args = append(args, p.ID)
+	}
+	args = append(args, "IDLE", (c.opts.ClaimIdle + time.Second).Milliseconds(), "JUSTID")
+	if err := c.rdb.Do(ctx, args...).Err(); err != nil {
+		c.log.Warn("could not hand back pending messages", "count", len(pending), "error", err)
+		return
+	}
+	c.log.Debug("handed back pending messages", "count", len(pending))
 }
 
 // logFailure logs each failed attempt.

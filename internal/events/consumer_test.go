@@ -227,3 +227,30 @@ func TestCrashedConsumersMessageIsClaimed(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedConsumerHandsBackItsMessage: a message interrupted by a
+// graceful stop is taken by the group's next consumer at once, not after
+// ClaimIdle (a restarted service resumes its saga straight away).
+func TestStoppedConsumerHandsBackItsMessage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startRelay(t, RelayOptions{})
+	m := newMessage(t, "test.Interrupted", "k", 1)
+	handling := make(chan struct{})
+	stop := e.startTx(t, ConsumerOptions{Stream: "s", Group: "g", Name: "old", ClaimIdle: time.Hour},
+		func(ctx context.Context, tx pgx.Tx, m Message) error {
+			close(handling)
+			<-ctx.Done() // interrupted by the stop
+			return ctx.Err()
+		})
+	e.publish(t, "s", m)
+	select {
+	case <-handling:
+	case <-time.After(45 * time.Second):
+		t.Fatal("the first consumer never got the message")
+	}
+	stop()
+	// ClaimIdle is an hour: only the hand-back lets the new consumer claim it.
+	e.startTx(t, ConsumerOptions{Stream: "s", Group: "g", Name: "new", ClaimIdle: time.Hour}, recordEffect)
+	waitFor(t, "the handed-back message to be handled", func() bool { return e.effects(t, m.ID) == 1 })
+}
