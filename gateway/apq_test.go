@@ -88,6 +88,19 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		}
 		notFound(t, e.post(t, persistedBody("", sha(bad))))
 	})
+	t.Run("no mutation over GET", func(t *testing.T) {
+		// A persisted mutation is still a mutation: GET (which a cross-site
+		// page can make a browser send) must not run it.
+		m := `mutation { renameProduct(id: "` + productID("p3") + `", name: "Cup") { name } }`
+		if res := e.post(t, persistedBody(m, sha(m))); len(res.Errors) > 0 {
+			t.Fatalf("register: %s", res.Raw)
+		}
+		ext := `{"persistedQuery":{"version":1,"sha256Hash":"` + sha(m) + `"}}`
+		res := e.get(t, url.Values{"extensions": {ext}})
+		if res.Status != 405 || res.code(0) != "METHOD_NOT_ALLOWED" || res.Header.Get("Allow") != "POST" {
+			t.Fatalf("GET of a persisted mutation: %d %s", res.Status, res.Raw)
+		}
+	})
 	t.Run("bad extension", func(t *testing.T) {
 		res := e.post(t, `{"extensions":{"persistedQuery":{"version":2,"sha256Hash":"`+sha(a)+`"}}}`)
 		if res.Status != 400 || res.code(0) != "BAD_REQUEST" {
