@@ -30,9 +30,25 @@ type params struct {
 // string of a GET. A refused request yields the HTTP status and the error
 // to answer with.
 func (g *Gateway) readRequests(w http.ResponseWriter, r *http.Request) (reqs []params, batch bool, status int, err *gqlerror.Error) {
+	limit := int64(maxRequestBody + g.cfg.MaxQueryBytes*g.cfg.MaxBatchSize)
+	return readRequests(w, r, limit, g.cfg.MaxBatchSize)
+}
+
+// readParams reads one GraphQL request, no batch, for transports that
+// carry one operation.
+func readParams(w http.ResponseWriter, r *http.Request) (params, int, *gqlerror.Error) {
+	ps, _, status, err := readRequests(w, r, maxRequestBody, 1)
+	if err != nil {
+		return params{}, status, err
+	}
+	return ps[0], 0, nil
+}
+
+// readRequests reads a body of at most limit bytes, and batches of at most
+// maxBatch requests (1: none).
+func readRequests(w http.ResponseWriter, r *http.Request, limit int64, maxBatch int) ([]params, bool, int, *gqlerror.Error) {
 	switch r.Method {
 	case http.MethodPost:
-		return g.readPOST(w, r)
 	case http.MethodGet:
 		p, status, err := readQueryString(r)
 		return []params{p}, false, status, err
@@ -41,9 +57,6 @@ func (g *Gateway) readRequests(w http.ResponseWriter, r *http.Request) (reqs []p
 		return nil, false, http.StatusMethodNotAllowed,
 			requestError(codeMethodNotAllowed, fmt.Sprintf("%s is not allowed; use POST, or GET for queries", r.Method))
 	}
-}
-
-func (g *Gateway) readPOST(w http.ResponseWriter, r *http.Request) ([]params, bool, int, *gqlerror.Error) {
 	// Only JSON: a text/plain or form POST is a "simple" cross-site request
 	// that browsers send without a CORS preflight.
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -51,7 +64,6 @@ func (g *Gateway) readPOST(w http.ResponseWriter, r *http.Request) ([]params, bo
 		return nil, false, http.StatusUnsupportedMediaType,
 			requestError(codeBadRequest, "Content-Type must be application/json")
 	}
-	limit := int64(maxRequestBody + g.cfg.MaxQueryBytes*g.cfg.MaxBatchSize)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -69,7 +81,7 @@ func (g *Gateway) readPOST(w http.ResponseWriter, r *http.Request) ([]params, bo
 		}
 		return []params{p}, false, 0, nil
 	}
-	if g.cfg.MaxBatchSize < 2 {
+	if maxBatch < 2 {
 		return nil, true, http.StatusBadRequest,
 			requestError(codeBadRequest, "request body must be one JSON object; batched requests are not supported")
 	}
@@ -80,53 +92,11 @@ func (g *Gateway) readPOST(w http.ResponseWriter, r *http.Request) ([]params, bo
 	switch {
 	case len(ps) == 0:
 		return nil, true, http.StatusBadRequest, requestError(codeBadRequest, "the batch is empty")
-	case len(ps) > g.cfg.MaxBatchSize:
+	case len(ps) > maxBatch:
 		return nil, true, http.StatusBadRequest, requestError(codeBatchTooLarge, fmt.Sprintf(
-			"the batch has %d operations; at most %d are allowed", len(ps), g.cfg.MaxBatchSize))
+			"the batch has %d operations; at most %d are allowed", len(ps), maxBatch))
 	}
 	return ps, true, 0, nil
-}
-
-// readParams reads the GraphQL parameters of r, one request (no batch): the JSON body of a POST, or
-// the query string of a GET. A refused request yields the HTTP status and the
-// error to answer with.
-func readParams(w http.ResponseWriter, r *http.Request) (params, int, *gqlerror.Error) {
-	switch r.Method {
-	case http.MethodPost:
-		return readBody(w, r)
-	case http.MethodGet:
-		return readQueryString(r)
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		return params{}, http.StatusMethodNotAllowed,
-			requestError(codeMethodNotAllowed, fmt.Sprintf("%s is not allowed; use POST, or GET for queries", r.Method))
-	}
-}
-
-func readBody(w http.ResponseWriter, r *http.Request) (params, int, *gqlerror.Error) {
-	// Only JSON: a text/plain or form POST is a "simple" cross-site request
-	// that browsers send without a CORS preflight.
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return params{}, http.StatusUnsupportedMediaType,
-			requestError(codeBadRequest, "Content-Type must be application/json")
-	}
-	var p params
-	body := http.MaxBytesReader(w, r.Body, maxRequestBody)
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(&p); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return params{}, http.StatusRequestEntityTooLarge,
-				requestError(codeBadRequest, fmt.Sprintf("request body larger than %d bytes", maxRequestBody))
-		}
-		return params{}, http.StatusBadRequest, requestError(codeBadRequest, bodyErrorMessage(err))
-	}
-	if dec.More() {
-		return params{}, http.StatusBadRequest,
-			requestError(codeBadRequest, "request body must be one JSON object; batched requests are not supported")
-	}
-	return p, 0, nil
 }
 
 // bodyErrorMessage describes a JSON decoding error to the client.
