@@ -92,6 +92,8 @@ type Config struct {
 	// APQCacheSize bounds the automatic persisted queries kept (default
 	// 1000).
 	APQCacheSize int
+	// Subscriptions tune websocket and SSE subscriptions (see subscription.go).
+	Subscriptions SubscriptionOptions
 	// Log receives request logs and internal errors (default: discarded).
 	Log *slog.Logger
 }
@@ -164,6 +166,8 @@ type Gateway struct {
 	// not moved to current() yet: they do not follow schema reloads.
 	schema    *ast.Schema
 	locations fieldLocations
+
+	subs *subscriptions
 }
 
 // New introspects every service, retrying each with backoff until
@@ -183,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		upstreams: map[string]*upstream{},
 		apq:       newAPQStore(cfg.APQCacheSize),
 	}
+	g.subs = newSubscriptions(g, cfg.Subscriptions)
 	for _, s := range cfg.Services {
 		g.upstreams[s.URL] = newUpstream(s, g.client)
 	}
@@ -210,7 +215,7 @@ func (g *Gateway) Close() {
 // GET), GraphiQL at /, liveness at /healthz and readiness at /readyz.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", g.authenticate(http.HandlerFunc(g.serveGraphQL)))
+	mux.Handle("/graphql", g.authenticate(g.routeSubscriptions(http.HandlerFunc(g.serveGraphQL))))
 	mux.HandleFunc("GET /healthz", g.serveHealth)
 	mux.HandleFunc("GET /readyz", g.serveReady)
 	mux.Handle("GET /{$}", graphiql())
