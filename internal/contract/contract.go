@@ -195,7 +195,9 @@ type ShipmentResult struct {
 
 // OrderStatusChanged is the payload of TypeOrderStatusChanged.
 type OrderStatusChanged struct {
-	OrderID    string      `json:"orderId"`
+	OrderID string `json:"orderId"`
+	// Number is the order's number for people, e.g. SG-000123.
+	Number     string      `json:"number,omitempty"`
 	CustomerID string      `json:"customerId"`
 	Email      string      `json:"email,omitempty"`
 	Status     string      `json:"status"`

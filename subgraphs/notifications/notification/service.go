@@ -1,6 +1,7 @@
 package notification
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -141,7 +142,7 @@ func (s *Service) OrderStatusChanged(ctx context.Context, src Source, e contract
 	}
 	c := Content{
 		Shop:           s.shop,
-		OrderID:        e.OrderID,
+		OrderID:        cmp.Or(e.Number, e.OrderID),
 		Reason:         strings.TrimSpace(e.Reason),
 		Carrier:        strings.TrimSpace(e.Carrier),
 		TrackingNumber: strings.TrimSpace(e.TrackingNumber),

@@ -49,7 +49,8 @@ type Content struct {
 	Name string
 	// Email is the recipient's email address.
 	Email string
-	// OrderID is the order's ID; "" for a welcome.
+	// OrderID is the order's reference for people: its number (SG-000123),
+	// or its ID if the event carries no number; "" for a welcome.
 	OrderID string
 	// Total is the order's total, formatted, such as "USD 42.50".
 	Total string

@@ -355,7 +355,7 @@ func cancelShipment(o *Order) Message {
 // previous to its status, with o's version.
 func statusChanged(o *Order, previous Status, now time.Time) Message {
 	e := StatusChanged{OrderStatusChanged: contract.OrderStatusChanged{
-		OrderID: o.ID, CustomerID: o.CustomerID, Email: o.Email, Status: string(o.Status),
+		OrderID: o.ID, Number: o.DisplayNumber(), CustomerID: o.CustomerID, Email: o.Email, Status: string(o.Status),
 		Previous: string(previous), Reason: o.StatusReason, Total: o.Total, At: now.UTC(),
 	}, Version: o.Version}
 	if o.Status == StatusShipped || o.Status == StatusDelivered {
