@@ -24,7 +24,7 @@ import (
 	"github.com/shopgraph/shopgraph/internal/testenv"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/email"
-	"github.com/shopgraph/shopgraph/subgraphs/notifications/internal/notifytest"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/sms"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/internal/money"
 	"github.com/shopgraph/shopgraph/internal/testenv"
-	"github.com/shopgraph/shopgraph/subgraphs/notifications/internal/notifytest"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 )
 
 const orderID = "0191b7a2-5d1e-7c3a-9f00-00000000a001"

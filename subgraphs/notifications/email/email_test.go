@@ -12,7 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/email"
-	"github.com/shopgraph/shopgraph/subgraphs/notifications/internal/notifytest"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/notification"
 )
 

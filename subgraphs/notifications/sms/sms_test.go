@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shopgraph/shopgraph/subgraphs/notifications/internal/notifytest"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/notification"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/sms"
 )
