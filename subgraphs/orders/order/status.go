@@ -251,7 +251,8 @@ func (f *Feed) Resync(ctx context.Context, gapStart time.Time) {
 		if err != nil {
 			f.log.ErrorContext(ctx, "resync order status subscribers", "err", err)
 			f.fallBehind(orderSubs, gapStart)
-			return
+			orderSubs = nil
+			break
 		}
 		for id, o := range m {
 			found[id] = o
