@@ -101,11 +101,11 @@ type FeedConfig struct {
 // subscription of the process out to every subscriber whose filter matches:
 // one order, or every order of one customer.
 //
-// Each subscriber has its own buffer of Buffer updates and its own
-// goroutine that hands them on, so that a slow subscriber delays no one
-// else. One that falls Buffer updates behind is resynced, not disconnected:
-// further events are dropped for it until it has taken what it has, then it
-// receives the current status of its order(s) again, read from the store.
+// Each subscriber has its own buffer of Buffer updates, which the feed
+// never waits on, so that a slow subscriber delays no one else. One that
+// falls Buffer updates behind is resynced, not disconnected: further events
+// are dropped for it until it has taken what it has, then it receives the
+// current status of its order(s) again, read from the store.
 // The same resync follows a gap in the pub/sub subscription (see Resync) and
 // an event without a version.
 //
@@ -164,7 +164,7 @@ type FeedStats struct {
 	// Duplicates counts events dropped as repeated or stale, once per event
 	// (by the feed) or per subscriber.
 	Duplicates uint64
-	// Delivered counts updates handed to subscribers.
+	// Delivered counts updates put in subscribers' buffers.
 	Delivered uint64
 	// Overflows counts the times a subscriber fell Buffer updates behind.
 	Overflows uint64
@@ -295,21 +295,18 @@ func (f *Feed) fallBehind(subs []*subscriber, gapStart time.Time) {
 		s.mu.Lock()
 		s.fallBehind(gapStart)
 		s.mu.Unlock()
-		s.notify()
 	}
 }
 
 // subscribe registers a subscriber to the order with id, or to every order
-// of customerID. A subscriber to one order is priming until prime gives it
-// the order's current status.
-func (f *Feed) subscribe(orderID, customerID string) *subscriber {
+// of customerID, until ctx ends: then its channel is closed. A subscriber
+// to one order is priming until prime gives it the order's current status.
+func (f *Feed) subscribe(ctx context.Context, orderID, customerID string) *subscriber {
 	s := &subscriber{
-		feed: f, orderID: orderID, customerID: customerID, start: f.now(),
-		priming: orderID != "", last: map[string]mark{},
-		wake: make(chan struct{}, 1), out: make(chan *Update),
+		feed: f, ctx: ctx, orderID: orderID, customerID: customerID, start: f.now(),
+		out: make(chan *Update, f.buffer), priming: orderID != "", last: map[string]mark{},
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	index, key := f.byCustomer, customerID
 	if orderID != "" {
 		index, key = f.byOrder, orderID
@@ -318,6 +315,8 @@ func (f *Feed) subscribe(orderID, customerID string) *subscriber {
 		index[key] = map[*subscriber]struct{}{}
 	}
 	index[key][s] = struct{}{}
+	f.mu.Unlock()
+	context.AfterFunc(ctx, s.close)
 	return s
 }
 
@@ -341,107 +340,131 @@ type mark struct {
 	status  Status
 }
 
-// subscriber is one subscription: a bounded queue filled by the feed and
-// drained by its own goroutine (run) into out.
+// subscriber is one subscription. Its channel is its buffer: the feed
+// sends without blocking, while the subscriber's reader (gqlgen's
+// goroutine for the operation) takes from it. When the channel is full the
+// subscriber falls behind: what follows is dropped for it, and a goroutine
+// of its own waits until the reader has emptied the channel, reads the
+// current status of its order(s) and sends what the reader has not seen.
 type subscriber struct {
 	feed       *Feed
+	ctx        context.Context
 	orderID    string // one order's subscription, or
 	customerID string // one customer's
 	start      time.Time
-	wake       chan struct{}
 	out        chan *Update
 
-	mu    sync.Mutex
-	queue []*Update
-	// last is the last update queued per order.
+	mu     sync.Mutex
+	closed bool
+	// last is the last update sent per order.
 	last map[string]mark
-	// priming: the current status is not in yet; updates queue unchecked.
+	// priming: the current status is not in yet; updates wait in pending.
 	priming bool
-	// behind: updates were dropped since behindSince; run resyncs.
+	pending []*Update
+	// behind: updates were dropped since behindSince; resyncing: the
+	// goroutine that catches up is running.
 	behind      bool
 	behindSince time.Time
+	resyncing   bool
 }
 
-// notify wakes run.
-func (s *subscriber) notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// close unsubscribes s and closes its channel (once).
+func (s *subscriber) close() {
+	s.feed.unsubscribe(s)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.out)
 	}
 }
 
-// fallBehind marks s behind since t (or earlier). s.mu is held.
+// fallBehind marks s behind since t (or earlier) and makes sure it will
+// catch up. s.mu is held.
 func (s *subscriber) fallBehind(t time.Time) {
 	if !s.behind || t.Before(s.behindSince) {
 		s.behindSince = t
 	}
 	s.behind = true
+	if !s.resyncing && !s.priming && !s.closed {
+		s.resyncing = true
+		go s.resync()
+	}
 }
 
-// push queues u unless s is behind or full (then it falls behind). s.mu is
-// held.
-func (s *subscriber) push(u *Update) bool {
-	if s.behind {
+// send hands u to the reader unless s is behind; if the reader has
+// Buffer updates waiting, s falls behind instead. s.mu is held.
+func (s *subscriber) send(u *Update) bool {
+	if s.behind || s.closed {
 		return false
 	}
-	if len(s.queue) >= s.feed.buffer {
+	select {
+	case s.out <- u:
+		s.last[u.OrderID] = mark{u.Version, u.Status}
+		s.feed.delivered.Add(1)
+		return true
+	default:
 		s.feed.overflows.Add(1)
 		s.fallBehind(s.feed.now())
 		return false
 	}
-	s.queue = append(s.queue, u)
-	if !s.priming {
-		s.last[u.OrderID] = mark{u.Version, u.Status}
-	}
-	return true
 }
 
-// offer queues a published update unless s already has it or a later one.
+// take sends a published update unless s already has it or a later one.
+// s.mu is held.
+func (s *subscriber) take(u *Update) {
+	switch {
+	case u.Version == 0:
+		s.fallBehind(s.feed.now()) // no version: read the current status
+	case u.Version <= s.last[u.OrderID].version:
+		s.feed.duplicates.Add(1)
+	default:
+		s.send(u)
+	}
+}
+
+// offer hands on a published update.
 func (s *subscriber) offer(u *Update) {
 	s.mu.Lock()
-	switch {
-	case u.Version == 0 && !s.priming:
-		s.fallBehind(s.feed.now()) // no version: read the current status
-	case !s.priming && u.Version <= s.last[u.OrderID].version:
-		s.feed.duplicates.Add(1)
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if !s.priming {
+		s.take(u)
 		return
-	default:
-		s.push(u)
 	}
-	s.mu.Unlock()
-	s.notify()
+	if len(s.pending) >= s.feed.buffer {
+		s.feed.overflows.Add(1)
+		s.fallBehind(s.feed.now()) // caught up once primed
+		return
+	}
+	s.pending = append(s.pending, u)
 }
 
 // prime gives a subscriber to one order the order's current status, read
-// after it subscribed: it goes first, followed by the updates queued
-// meanwhile that are later.
+// after it subscribed: it goes first, followed by the updates that arrived
+// meanwhile and are later.
 func (s *subscriber) prime(o *Order) {
 	s.mu.Lock()
-	queued := s.queue
-	s.queue = make([]*Update, 0, len(queued)+1)
+	defer s.mu.Unlock()
 	s.priming = false
-	s.queue = append(s.queue, current(o, ""))
-	s.last[o.ID] = mark{o.Version, o.Status}
-	for _, u := range queued {
-		if u.Version == 0 {
-			s.fallBehind(s.feed.now())
-		} else if u.Version > s.last[u.OrderID].version {
-			s.queue = append(s.queue, u)
-			s.last[u.OrderID] = mark{u.Version, u.Status}
-		}
+	behind := s.behind
+	s.behind = false
+	s.send(current(o, ""))
+	for _, u := range s.pending {
+		s.take(u)
 	}
-	s.mu.Unlock()
-	s.notify()
+	s.pending = nil
+	if behind {
+		s.fallBehind(s.behindSince)
+	}
 }
 
-// catchUp queues the current status of each of os (orders of s that
+// catchUp sends the current status of each of os (orders of s that
 // changed at or after since) that s has not been given, with the status it
 // was last given as the previous one. An order whose status s already has
 // only moves s's version on.
 func (s *subscriber) catchUp(os []*Order, since time.Time) {
 	s.mu.Lock()
-	queued := false
+	defer s.mu.Unlock()
 	for _, o := range os {
 		if o.UpdatedAt.Before(since) {
 			continue
@@ -449,18 +472,13 @@ func (s *subscriber) catchUp(os []*Order, since time.Time) {
 		l, known := s.last[o.ID]
 		switch {
 		case s.priming:
-			queued = s.push(current(o, "")) || queued // prime sorts it out
+			s.pending = append(s.pending, current(o, "")) // prime sorts it out
 		case o.Version <= l.version:
 		case known && o.Status == l.status:
 			s.last[o.ID] = mark{o.Version, o.Status}
-		case s.push(current(o, l.status)):
+		case s.send(current(o, l.status)):
 			s.feed.resyncs.Add(1)
-			queued = true
 		}
-	}
-	s.mu.Unlock()
-	if queued {
-		s.notify()
 	}
 }
 
@@ -474,91 +492,84 @@ func (s *subscriber) since(gapStart time.Time) time.Time {
 	return t.Add(-s.feed.margin)
 }
 
-// next returns the next queued update, or whether s must resync first.
-func (s *subscriber) next() (u *Update, resync bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.queue) > 0 {
-		u = s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-		if len(s.queue) == 0 {
-			s.queue = s.queue[:0:0] // let the backing array go
-		}
-		return u, false
-	}
-	return nil, s.behind && !s.priming
-}
+// Pauses of a subscriber that is behind: while its reader empties its
+// channel (doubling up to drainMax), and after a failed read of the
+// current status.
+const (
+	drainMin    = time.Millisecond
+	drainMax    = 100 * time.Millisecond
+	resyncRetry = time.Second
+)
 
-// resyncRetry is how long a subscriber waits before it reads its current
-// status again after a failed read.
-const resyncRetry = time.Second
-
-// run hands s's updates to out until ctx ends, then closes out and
-// unsubscribes s.
-func (s *subscriber) run(ctx context.Context) {
-	defer close(s.out)
-	defer s.feed.unsubscribe(s)
+// resync catches a subscriber that fell behind up: once its reader has
+// taken everything, it reads the current status of its order(s) and sends
+// what the reader has not seen; again while s falls behind meanwhile.
+func (s *subscriber) resync() {
+	pause := drainMin
 	for {
-		u, resync := s.next()
-		switch {
-		case u != nil:
-			select {
-			case s.out <- u:
-				s.feed.delivered.Add(1)
-			case <-ctx.Done():
+		if len(s.out) > 0 {
+			if !s.sleep(pause) {
+				return
+			}
+			pause = min(2*pause, drainMax)
+			continue
+		}
+		pause = drainMin
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		from := s.behindSince
+		s.behind = false // what arrives from now on is sent again
+		s.mu.Unlock()
+
+		var os []*Order
+		var err error
+		since := time.Time{}
+		if s.orderID != "" {
+			var m map[string]*Order
+			if m, err = s.feed.store.Orders(s.ctx, []string{s.orderID}); m[s.orderID] != nil {
+				os = []*Order{m[s.orderID]}
+			}
+		} else {
+			since = s.since(from)
+			os, err = s.feed.store.ChangedOrders(s.ctx, []string{s.customerID}, since)
+		}
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.feed.log.ErrorContext(s.ctx, "resync an order status subscriber", "err", err)
+			}
+			s.mu.Lock()
+			s.fallBehind(from)
+			s.mu.Unlock()
+			if !s.sleep(resyncRetry) {
 				return
 			}
 			continue
-		case resync:
-			if !s.resync(ctx) {
-				select {
-				case <-time.After(resyncRetry):
-				case <-ctx.Done():
-					return
-				}
-			}
-			continue
 		}
-		select {
-		case <-s.wake:
-		case <-ctx.Done():
+		s.catchUp(os, since)
+
+		s.mu.Lock()
+		if !s.behind || s.closed {
+			s.resyncing = false
+			s.mu.Unlock()
 			return
 		}
+		s.mu.Unlock()
 	}
 }
 
-// resync reads the current status of s's order(s) after s fell behind and
-// queues what s has not been given. It reports false if they could not be
-// read (s stays behind).
-func (s *subscriber) resync(ctx context.Context) bool {
-	s.mu.Lock()
-	from := s.behindSince
-	s.behind = false // what arrives from now on queues again
-	s.mu.Unlock()
-	var os []*Order
-	var err error
-	since := time.Time{}
-	if s.orderID != "" {
-		var m map[string]*Order
-		if m, err = s.feed.store.Orders(ctx, []string{s.orderID}); m[s.orderID] != nil {
-			os = []*Order{m[s.orderID]}
-		}
-	} else {
-		since = s.since(from)
-		os, err = s.feed.store.ChangedOrders(ctx, []string{s.customerID}, since)
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			s.feed.log.ErrorContext(ctx, "resync an order status subscriber", "err", err)
-		}
-		s.mu.Lock()
-		s.fallBehind(from)
-		s.mu.Unlock()
+// sleep pauses for d, and reports false if the subscription ended first.
+func (s *subscriber) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
 		return false
 	}
-	s.catchUp(os, since)
-	return true
 }
 
 // errNoFeed is returned when the service was built without a Feed.
@@ -579,14 +590,13 @@ func (s *Service) WatchOrder(ctx context.Context, id string) (<-chan *Update, er
 	}
 	// Subscribe before reading the current status, so that no change falls
 	// between the two.
-	sub := s.feed.subscribe(id, "")
+	sub := s.feed.subscribe(ctx, id, "")
 	o, err := s.Order(ctx, id)
 	if err != nil {
-		s.feed.unsubscribe(sub)
+		sub.close()
 		return nil, err
 	}
 	sub.prime(o)
-	go sub.run(ctx)
 	return sub.out, nil
 }
 
@@ -607,7 +617,5 @@ func (s *Service) WatchMine(ctx context.Context) (<-chan *Update, error) {
 	if caller.UserID == "" {
 		return nil, fmt.Errorf("watch my orders: identity without a user ID")
 	}
-	sub := s.feed.subscribe("", caller.UserID)
-	go sub.run(ctx)
-	return sub.out, nil
+	return s.feed.subscribe(ctx, "", caller.UserID).out, nil
 }
