@@ -241,10 +241,7 @@ func (f *Feed) Resync(ctx context.Context, gapStart time.Time) {
 	f.mu.RUnlock()
 
 	const chunk = 500
-	ids := make([]string, 0, len(orderSubs))
-	for _, s := range orderSubs {
-		ids = append(ids, s.orderID)
-	}
+	ids := unique(orderSubs, func(s *subscriber) string { return s.orderID })
 	found := map[string]*Order{}
 	for i := 0; i < len(ids); i += chunk {
 		m, err := f.store.Orders(ctx, ids[i:min(i+chunk, len(ids))])
@@ -265,13 +262,12 @@ func (f *Feed) Resync(ctx context.Context, gapStart time.Time) {
 	}
 
 	var since time.Time
-	customers := make([]string, 0, len(customerSubs))
 	for _, s := range customerSubs {
-		customers = append(customers, s.customerID)
 		if t := s.since(gapStart); since.IsZero() || t.Before(since) {
 			since = t
 		}
 	}
+	customers := unique(customerSubs, func(s *subscriber) string { return s.customerID })
 	mine := map[string][]*Order{}
 	for i := 0; i < len(customers); i += chunk {
 		os, err := f.store.ChangedOrders(ctx, customers[i:min(i+chunk, len(customers))], since)
@@ -287,6 +283,19 @@ func (f *Feed) Resync(ctx context.Context, gapStart time.Time) {
 	for _, s := range customerSubs {
 		s.catchUp(mine[s.customerID], s.since(gapStart))
 	}
+}
+
+// unique returns the distinct keys of subs.
+func unique(subs []*subscriber, key func(*subscriber) string) []string {
+	seen := make(map[string]bool, len(subs))
+	out := make([]string, 0, len(subs))
+	for _, s := range subs {
+		if k := key(s); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // fallBehind makes each subscriber resync on its own, from gapStart.
