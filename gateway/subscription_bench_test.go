@@ -90,7 +90,7 @@ type fanoutClient struct {
 }
 
 func benchFanout(b *testing.B, via string, targeted bool, n, rate int) {
-	e := newSubEnv(b)
+	e := newSubEnvProxied(b, false)
 	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
 	if via == "direct" {
 		url = "ws" + strings.TrimPrefix(e.ticker.URL, "http")

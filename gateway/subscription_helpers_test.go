@@ -47,16 +47,27 @@ type subEnv struct {
 
 func newSubEnv(t testing.TB, opts ...options) *subEnv {
 	t.Helper()
+	return newSubEnvProxied(t, true, opts...)
+}
+
+// newSubEnvProxied is newSubEnv, with the proxy between the gateway and
+// the ticker or without (benchmarks: it would be a hop of its own).
+func newSubEnvProxied(t testing.TB, proxied bool, opts ...options) *subEnv {
+	t.Helper()
 	e := &subEnv{logs: &syncBuffer{}}
 	e.key, e.verifier = testenv.SigningKey(t)
 	e.catalog = fixture.Catalog(t, e.verifier).Start(t)
 	e.ticker, e.feed = fixture.Ticker(t, e.verifier)
 	e.ticker.Start(t)
-	e.proxy = newProxy(t, strings.TrimSuffix(strings.TrimPrefix(e.ticker.URL, "http://"), "/graphql"))
+	tickerURL := e.ticker.URL
+	if proxied {
+		e.proxy = newProxy(t, strings.TrimSuffix(strings.TrimPrefix(e.ticker.URL, "http://"), "/graphql"))
+		tickerURL = "http://" + e.proxy.addr + "/graphql"
+	}
 	cfg := gateway.Config{
 		Services: []gateway.Service{
 			{Name: "catalog", URL: e.catalog.URL},
-			{Name: "ticker", URL: "http://" + e.proxy.addr + "/graphql"},
+			{Name: "ticker", URL: tickerURL},
 		},
 		Verifier:        e.verifier,
 		UpstreamTimeout: 5 * time.Second,
