@@ -52,11 +52,17 @@ import (
 
 // Defaults of the SubscriptionOptions' zero values.
 const (
-	DefaultSubscriptionKeepAlive       = 12 * time.Second
-	DefaultSubscriptionInitTimeout     = 10 * time.Second
-	DefaultMaxSubscriptionsPerConn     = 100
-	codeTooManySubscriptions           = "TOO_MANY_SUBSCRIPTIONS"
-	subscriptionOverHTTPMessage        = "a subscription needs a websocket (graphql-transport-ws or graphql-ws) or Server-Sent Events (Accept: text/event-stream) on this endpoint; a plain POST returns one result"
+	DefaultSubscriptionKeepAlive   = 12 * time.Second
+	DefaultSubscriptionInitTimeout = 10 * time.Second
+	DefaultMaxSubscriptionsPerConn = 100
+)
+
+// codeTooManySubscriptions refuses an operation beyond a websocket
+// connection's MaxPerConnection.
+const codeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+
+// What clients are told.
+const (
 	subscriptionShuttingDownMessage    = "the gateway is shutting down; reconnect"
 	subscriptionServiceRefusedMessage  = "service %s refused the subscription's credentials"
 	subscriptionServiceEndedMessage    = "service %s ended the subscription unexpectedly"
@@ -192,11 +198,6 @@ func (g *Gateway) routeSubscriptions(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
-}
-
-// subscriptionOverHTTP is the error of a subscription sent as a plain POST.
-func subscriptionOverHTTP() *gqlerror.Error {
-	return requestError(codeBadRequest, subscriptionOverHTTPMessage)
 }
 
 // subscriptionRequest is a validated subscription, ready to relay.
