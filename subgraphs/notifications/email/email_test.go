@@ -12,8 +12,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/email"
-	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/notification"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 )
 
 var msg = notification.Email{

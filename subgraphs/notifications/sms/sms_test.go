@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/notification"
+	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/sms"
 )
 
