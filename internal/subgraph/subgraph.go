@@ -84,6 +84,7 @@ func NewServer(es graphql.ExecutableSchema, v *auth.Verifier, log *slog.Logger) 
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	srv.Use(operationAuth{v: v, log: log})
 	srv.SetErrorPresenter(Presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
@@ -123,6 +124,69 @@ func wsInit(v *auth.Verifier) transport.WebsocketInitFunc {
 		}
 		return auth.WithIdentity(ctx, id), nil, nil
 	}
+}
+
+// operationAuth gives an operation that carries a bearer token in its
+// extensions ("authorization": "Bearer …") the
+// identity of that token, for that operation alone, in place of the
+// connection's or the request's. The gateway multiplexes many clients'
+// subscriptions over one websocket this way. An invalid token fails the
+// operation (UNAUTHENTICATED), not the connection.
+type operationAuth struct {
+	v   *auth.Verifier
+	log *slog.Logger
+}
+
+var (
+	_ graphql.HandlerExtension     = operationAuth{}
+	_ graphql.OperationInterceptor = operationAuth{}
+)
+
+func (operationAuth) ExtensionName() string                   { return "OperationAuth" }
+func (operationAuth) Validate(graphql.ExecutableSchema) error { return nil }
+func (a operationAuth) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	token, present := operationToken(graphql.GetOperationContext(ctx).Extensions)
+	if !present {
+		return next(ctx)
+	}
+	refuse := func(code, message string) graphql.ResponseHandler {
+		if code == apperr.Internal {
+			message = "internal error"
+		}
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+			Message: message, Extensions: map[string]any{"code": code},
+		}}})
+	}
+	if token == "" {
+		return refuse(apperr.Unauthenticated, "extensions.authorization must carry a Bearer token")
+	}
+	if a.v == nil {
+		return refuse(apperr.Unauthenticated, "tokens are not accepted here")
+	}
+	id, err := a.v.Verify(ctx, token)
+	if err != nil {
+		if apperr.Code(err) == apperr.Internal {
+			a.log.ErrorContext(ctx, "verify operation token", "err", err)
+		}
+		return refuse(apperr.Code(err), apperr.Message(err))
+	}
+	return next(auth.WithIdentity(ctx, id))
+}
+
+// operationToken returns the bearer token of an operation's extensions, and
+// whether there is one at all ("" when it is there but not a bearer token).
+func operationToken(ext map[string]any) (token string, present bool) {
+	for k, v := range ext {
+		if !strings.EqualFold(k, "authorization") {
+			continue
+		}
+		s, _ := v.(string)
+		if len(s) > 7 && strings.EqualFold(s[:7], "bearer ") {
+			return strings.TrimSpace(s[7:]), true
+		}
+		return "", true
+	}
+	return "", false
 }
 
 // Presenter is the one place where errors become GraphQL errors: an
