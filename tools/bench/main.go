@@ -61,6 +61,7 @@ type config struct {
 	Timeout       time.Duration
 	JSON          string
 	Progress      bool
+	Fanout        fanoutOptions
 }
 
 var allTargets = []string{"ours", "nautilus", "direct"}
@@ -100,6 +101,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of each request")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on stderr (when it is a terminal)")
+	fs.IntVar(&c.Fanout.Subscribers, "subscribers", 1000, "fanout: websocket subscribers (one socket each in the harness)")
+	fs.IntVar(&c.Fanout.EventsPerSec, "events-per-sec", 1000, "fanout: order status events published per second, in total")
+	fs.StringVar(&c.Fanout.KeyFile, "jwt-key-file", "", "fanout with -gateway-url: the users service's signing key (PEM), to mint customers' tokens")
+	fs.StringVar(&c.Fanout.Prefix, "redis-prefix", "", "fanout with -gateway-url: the system's Redis key prefix")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -107,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.Targets = splitList(*targetList)
 	var errs []error
 	for _, s := range c.Scenarios {
-		if _, ok := scenarioByName(s); !ok {
+		if _, ok := scenarioByName(s); !ok && s != "fanout" {
 			errs = append(errs, fmt.Errorf("-scenarios: unknown scenario %q", s))
 		}
 	}
@@ -128,6 +133,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.Seed.Products < 1 || c.Seed.Customers < 1 || c.Seed.OrdersPerCustomer < 1 {
 		errs = append(errs, errors.New("-products, -customers and -orders-per-customer must be at least 1"))
 	}
+	if slices.Contains(c.Scenarios, "fanout") {
+		if c.Fanout.Subscribers < 1 || c.Fanout.EventsPerSec < 1 {
+			errs = append(errs, errors.New("-subscribers and -events-per-sec must be at least 1"))
+		}
+		if c.GatewayURL != "" && c.Fanout.KeyFile == "" {
+			errs = append(errs, errors.New("fanout with -gateway-url needs -jwt-key-file"))
+		}
+	}
 	if c.GatewayURL != "" && !isHTTPURL(c.GatewayURL) {
 		errs = append(errs, fmt.Errorf("-gateway-url %q is not an http(s) URL", c.GatewayURL))
 	}
@@ -145,6 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	c.Seed.AdminEmail, c.Seed.AdminPassword = c.AdminEmail, c.AdminPassword
 	c.Seed.CheckoutCustomers = c.Load.Concurrency
+	c.Fanout.Duration, c.Fanout.Drain, c.Fanout.RedisURL, c.Fanout.Channel = c.Load.Duration, 5*time.Second, c.RedisURL, "order-status"
 	return c, errors.Join(errs...)
 }
 
@@ -188,6 +202,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := report{Machine: thisMachine(), Command: commandLine(args), Load: describeLoad(cfg)}
+	fanout := slices.Contains(cfg.Scenarios, "fanout")
+	if fanout {
+		if err := checkFanoutFDs(cfg.Fanout.Subscribers, fdLimit()); err != nil {
+			return err
+		}
+	}
 
 	// One client for all the load: enough idle connections per host that
 	// no worker opens a new one per request.
@@ -248,6 +268,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		rep.System = fmt.Sprintf("running system at %s (upstream requests of ours not counted); \"nautilus\" is a plain nautilus/gateway v0.5.4 in the harness over %s through counting proxies", gatewayURL, strings.Join(names, ", "))
 	}
+	if fanout {
+		rep.System += "; for fanout, \"ours\" is a further shopgraph -target=gateway straight to the subgraphs and \"direct\" the orders subgraph's own websocket (no proxy)"
+	}
 	targets := map[string]string{"ours": gatewayURL}
 	if slices.Contains(cfg.Targets, "nautilus") {
 		b, err := startBaseline(ctx, proxyURLs)
@@ -258,15 +281,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		targets["nautilus"] = b.URL
 	}
 
-	fmt.Fprintln(stderr, "bench: seeding through", gatewayURL)
-	data, err := seed(ctx, hc, gatewayURL, cfg.Seed, stderr)
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+	data := &seedData{}
+	if len(cfg.Scenarios) > 1 || !fanout {
+		fmt.Fprintln(stderr, "bench: seeding through", gatewayURL)
+		if data, err = seed(ctx, hc, gatewayURL, cfg.Seed, stderr); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
 	}
 
 	m := &measurer{cfg: cfg, data: data, hc: hc, targets: targets, proxies: proxies, oursCounted: oursCounted,
 		bar: newProgress(stderr, cfg.Progress), log: stderr}
 	rep.Rows = m.all(ctx)
+	if fanout && ctx.Err() == nil {
+		rep.Fanout, err = runFanoutTargets(ctx, cfg, sys, gatewayURL, subgraphs, stderr)
+		if err != nil {
+			return err
+		}
+	}
 	if sys != nil {
 		if err := sys.Exited(); err != nil {
 			return err
@@ -378,6 +409,12 @@ func (m *measurer) upstream() int64 {
 func describeLoad(cfg config) string {
 	l := cfg.Load
 	var b strings.Builder
+	if slices.Contains(cfg.Scenarios, "fanout") {
+		fmt.Fprintf(&b, "fanout: %d websocket subscribers, %d events/s for %s per target; ", cfg.Fanout.Subscribers, cfg.Fanout.EventsPerSec, l.Duration)
+		if len(cfg.Scenarios) == 1 {
+			return strings.TrimSuffix(b.String(), "; ")
+		}
+	}
 	if l.Rate > 0 {
 		fmt.Fprintf(&b, "open loop at %g req/s (latency from the scheduled send time, at most %d in flight)", l.Rate, l.MaxInFlight)
 	} else {
@@ -395,9 +432,15 @@ func describeLoad(cfg config) string {
 
 func notes(cfg config) []string {
 	var out []string
+	http := false
 	for _, name := range cfg.Scenarios {
-		sc, _ := scenarioByName(name)
-		out = append(out, fmt.Sprintf("- %s: %s", sc.Name, sc.Describe))
+		if sc, ok := scenarioByName(name); ok {
+			http = true
+			out = append(out, fmt.Sprintf("- %s: %s", sc.Name, sc.Describe))
+		}
+	}
+	if !http {
+		return out
 	}
 	out = append(out,
 		"- checkout: one request = one order; ok/s = orders CONFIRMED per second; latency = placeOrder sent → CONFIRMED seen; upstream/req is per gateway request (addToCart, placeOrder, polls).",

@@ -19,6 +19,7 @@ type report struct {
 	Load        string       `json:"load"`
 	System      string       `json:"system"`
 	Rows        []row        `json:"rows"`
+	Fanout      []fanoutRow  `json:"fanout,omitempty"`
 	Comparisons []comparison `json:"comparisons"`
 	Notes       []string     `json:"notes,omitempty"`
 }
@@ -134,8 +135,10 @@ func writeMarkdown(w io.Writer, r report) {
 	fmt.Fprintf(w, "- Command: `%s`\n", r.Command)
 	fmt.Fprintf(w, "- Load: %s\n", r.Load)
 	fmt.Fprintf(w, "- System: %s\n\n", r.System)
-	fmt.Fprintln(w, "| scenario | target | requests | req/s | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors | failed checks | upstream/req |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	if len(r.Rows) > 0 {
+		fmt.Fprintln(w, "| scenario | target | requests | req/s | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors | failed checks | upstream/req |")
+		fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	}
 	for _, x := range r.Rows {
 		if x.Skipped != "" {
 			fmt.Fprintf(w, "| %s | %s | %s | | | | | | | | | |\n", x.Scenario, x.Target, x.Skipped)
@@ -156,7 +159,13 @@ func writeMarkdown(w io.Writer, r report) {
 			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.Scenario, ratioText(c.OursOverNautilusRPS), diffText(c.OursMinusDirectP50Ms), ratioText(c.OursOverDirectRPS))
 		}
 	}
+	writeFanout(w, r.Fanout)
 	var samples []string
+	for _, x := range r.Fanout {
+		for _, s := range x.Samples {
+			samples = append(samples, fmt.Sprintf("- fanout/%s: %s", x.Target, oneLine(s)))
+		}
+	}
 	for _, x := range r.Rows {
 		for _, s := range x.Samples {
 			samples = append(samples, fmt.Sprintf("- %s/%s: %s", x.Scenario, x.Target, oneLine(s)))

@@ -132,17 +132,22 @@ var serviceNames = []string{"users", "products", "inventory", "orders", "payment
 // startGateway runs a second shopgraph, -target=gateway, whose services are
 // at the given URLs (the counting proxies), and returns its GraphQL URL.
 func (s *system) startGateway(ctx context.Context, upstream map[string]string) (string, error) {
+	return s.startGatewayNamed(ctx, "gateway", upstream)
+}
+
+// startGatewayNamed is startGateway with its own name and data directory.
+func (s *system) startGatewayNamed(ctx context.Context, name string, upstream map[string]string) (string, error) {
 	args := []string{
 		"-target=gateway", "-host=127.0.0.1", "-gateway-port=0", "-log-level=error",
-		"-data-dir=" + filepath.Join(s.dir, "gateway"),
+		"-data-dir=" + filepath.Join(s.dir, name),
 		// Keys are fetched from users directly, so the proxies count only GraphQL.
 		"-jwks-url=" + strings.TrimSuffix(s.Subgraphs["users"], "/graphql") + "/.well-known/jwks.json",
 	}
 	for name, u := range upstream {
 		args = append(args, "-"+name+"-url="+u)
 	}
-	fmt.Fprintln(s.log, "bench: starting shopgraph -target=gateway in front of the counting proxies")
-	p, urls, _, err := s.start(ctx, "gateway", args)
+	fmt.Fprintf(s.log, "bench: starting shopgraph -target=gateway (%s)\n", name)
+	p, urls, _, err := s.start(ctx, name, args)
 	if err != nil {
 		return "", err
 	}
