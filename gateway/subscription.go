@@ -18,19 +18,20 @@ package gateway
 //     objects, so the gateway refuses them with a validation error that says
 //     which service resolves them, rather than relaying a document the
 //     service would reject. Clients fetch such fields with a query, by ID.
-//   - Each client subscription gets its own upstream connection: a
-//     graphql-transport-ws websocket to the owning service's /graphql, with
-//     the caller's token in the upgrade's Authorization header and in
-//     connection_init. Events are passed through as the service sent them,
-//     with extensions.service added to their errors.
+//   - Client subscriptions are multiplexed over a few graphql-transport-ws
+//     websockets per service (subscription_upstream.go), initialised without
+//     a token: each subscription is one operation on one of them, with a
+//     unique id and the caller's token in extensions.authorization, which
+//     the service verifies for that operation alone. Events are passed
+//     through as the service sent them, with extensions.service added to
+//     their errors. (One upstream websocket per client subscription would
+//     cost the gateway two file descriptors per subscriber.)
 //
 // Why a websocket upstream rather than SSE: every subgraph serves both, but
 // gqlgen's SSE transport as configured sends no keep-alives, so a service
 // that vanishes without closing its TCP connections would leave the client
 // waiting forever; over a websocket the gateway pings the service and gives
-// up when no pong comes back. A websocket is also what a multiplexed
-// upstream (many client subscriptions over one connection per service)
-// would be built on.
+// up when no pong comes back, and it carries many operations at once.
 //
 // Queries and mutations sent over a websocket or with Accept:
 // text/event-stream are answered by the gateway's ordinary query path, as one
@@ -96,6 +97,7 @@ type subscriptions struct {
 	live    map[*liveConn]struct{}
 	wg      sync.WaitGroup // one per live connection
 	hooked  sync.Map       // *http.Server → struct{}: shutdown hook registered
+	pool    *upstreamPool
 }
 
 // liveConn is a websocket connection or SSE stream, ended by shutdown.
@@ -113,7 +115,9 @@ func newSubscriptions(g *Gateway, opts SubscriptionOptions) *subscriptions {
 	if opts.MaxPerConnection <= 0 {
 		opts.MaxPerConnection = DefaultMaxSubscriptionsPerConn
 	}
-	return &subscriptions{g: g, opts: opts, live: map[*liveConn]struct{}{}}
+	s := &subscriptions{g: g, opts: opts, live: map[*liveConn]struct{}{}}
+	s.pool = newUpstreamPool(s)
+	return s
 }
 
 // Shutdown ends every subscription: websocket clients get the close code

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,21 +23,20 @@ const (
 	protoTransportWS = "graphql-transport-ws"
 	protoLegacyWS    = "graphql-ws"
 
-	msgConnectionInit      = "connection_init"
-	msgConnectionAck       = "connection_ack"
-	msgPing                = "ping"
-	msgPong                = "pong"
-	msgSubscribe           = "subscribe"
-	msgNext                = "next"
-	msgError               = "error"
-	msgComplete            = "complete"
-	msgLegacyStart         = "start"
-	msgLegacyData          = "data"
-	msgLegacyStop          = "stop"
-	msgLegacyKeepAlive     = "ka"
-	msgLegacyConnError     = "connection_error"
-	msgLegacyTerminate     = "connection_terminate"
-	upstreamSubscriptionID = "1"
+	msgConnectionInit  = "connection_init"
+	msgConnectionAck   = "connection_ack"
+	msgPing            = "ping"
+	msgPong            = "pong"
+	msgSubscribe       = "subscribe"
+	msgNext            = "next"
+	msgError           = "error"
+	msgComplete        = "complete"
+	msgLegacyStart     = "start"
+	msgLegacyData      = "data"
+	msgLegacyStop      = "stop"
+	msgLegacyKeepAlive = "ka"
+	msgLegacyConnError = "connection_error"
+	msgLegacyTerminate = "connection_terminate"
 )
 
 // Close codes of graphql-transport-ws.
@@ -86,33 +87,21 @@ type sink interface {
 	complete()
 }
 
-// upstreamSub is one subscription relayed from a service over its own
-// graphql-transport-ws websocket.
-type upstreamSub struct {
-	service Service
-	conn    *websocket.Conn
-	stopped atomic.Bool
-}
-
 // relay runs one client subscription: it opens the subscription on the
-// owning service and forwards what the service sends to out until the
-// service completes or fails it, or ctx ends (the client stopped, left, or
-// the gateway shuts down; then nothing more is sent to out).
+// owning service, as one operation of a pooled upstream connection, and
+// forwards what the service sends to out until the service completes or
+// fails it, or ctx ends (the client stopped, left, or the gateway shuts
+// down; then nothing more is sent to out).
 func (s *subscriptions) relay(ctx context.Context, req *subscriptionRequest, c caller, out sink) {
 	log := s.g.log.With("request_id", c.requestID, "service", req.service.Name, "field", req.field)
-	u, gerr := s.openUpstream(ctx, req, c, log)
+	op, gerr := s.pool.subscribe(ctx, req, c, log)
 	if gerr != nil {
 		if ctx.Err() == nil {
 			out.fail(errorsJSON(gerr))
 		}
 		return
 	}
-	stop := context.AfterFunc(ctx, u.stop)
-	defer func() {
-		stop()
-		u.stop()
-	}()
-	u.keepAlive(s.opts.KeepAlive)
+	defer op.release()
 
 	// gqlgen sends a subscription its resolver refused (UNAUTHENTICATED,
 	// FORBIDDEN, …) as one `next` with errors and null data, then
@@ -120,25 +109,27 @@ func (s *subscriptions) relay(ctx context.Context, req *subscriptionRequest, c c
 	// an `error`. So a first result without data waits for what follows it.
 	var held []byte
 	first := true
-	var buf bytes.Buffer
 	for {
-		data, err := u.read(&buf)
-		if err != nil {
-			if u.stopped.Load() || ctx.Err() != nil {
-				return
-			}
-			log.WarnContext(ctx, "subscription upstream failed", "err", err)
-			out.fail(errorsJSON(&gqlerror.Error{Message: fmt.Sprintf(subscriptionServiceEndedMessage, req.service.Name),
-				Extensions: map[string]any{"code": codeUnavailable, "service": req.service.Name}}))
+		var m wsMessage
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return // the client stopped: what the service still sends is not for it
+		case m, ok = <-op.msgs:
+		}
+		if ctx.Err() != nil {
 			return
 		}
-		if u.stopped.Load() || ctx.Err() != nil {
-			return // the client stopped: what the service still sends is not for it
-		}
-		m, err := parseMessage(data)
-		if err != nil {
-			log.ErrorContext(ctx, "subscription upstream sent an invalid message", "err", err, "message", fmt.Sprintf("%.200q", data))
-			out.fail(errorsJSON(requestError(codeInternal, "internal error")))
+		if !ok {
+			if op.overflow {
+				log.WarnContext(ctx, "subscription client fell behind its events", "buffered", upstreamOpBuffer)
+				out.fail(errorsJSON(&gqlerror.Error{Message: subscriptionTooSlowMessage,
+					Extensions: map[string]any{"code": codeUnavailable, "service": req.service.Name}}))
+				return
+			}
+			log.WarnContext(ctx, "subscription upstream failed", "err", op.conn.err)
+			out.fail(errorsJSON(&gqlerror.Error{Message: fmt.Sprintf(subscriptionServiceEndedMessage, req.service.Name),
+				Extensions: map[string]any{"code": codeUnavailable, "service": req.service.Name}}))
 			return
 		}
 		switch m.Type {
@@ -149,7 +140,7 @@ func (s *subscriptions) relay(ctx context.Context, req *subscriptionRequest, c c
 				held = nil
 			}
 			if first && isRefusal(result) {
-				held = bytes.Clone(result) // data is reused by the next read
+				held = result
 			} else {
 				out.next(result)
 			}
@@ -167,167 +158,394 @@ func (s *subscriptions) relay(ctx context.Context, req *subscriptionRequest, c c
 			}
 			out.complete()
 			return
-		case msgPing:
-			_ = u.write(ctx, wsMessage{Type: msgPong, Payload: m.Payload})
-		case msgPong:
-		default:
-			log.WarnContext(ctx, "subscription upstream sent an unexpected message", "type", m.Type)
 		}
 	}
 }
 
-// openUpstream dials the service, initialises the connection with the
-// caller's token and subscribes. Its error is what the client gets.
-func (s *subscriptions) openUpstream(ctx context.Context, req *subscriptionRequest, c caller, log *slog.Logger) (*upstreamSub, *gqlerror.Error) {
+// Multiplexing. Every client subscription is one operation on one of a few
+// graphql-transport-ws websockets per service (a gateway with a websocket
+// per client subscription would need two file descriptors per subscriber).
+// A pooled connection is initialised without a token; each operation
+// carries its caller's token in extensions.authorization, which the
+// subgraph verifies for that operation alone (internal/subgraph). A new
+// connection is opened when every open one carries upstreamOpsPerConn
+// operations; one is closed when its last operation ends.
+const (
+	// upstreamOpsPerConn is how many operations a pooled upstream
+	// connection carries at most.
+	upstreamOpsPerConn = 2500
+	// upstreamOpBuffer is how many messages of the service an operation
+	// holds for a client that is slower than its events; beyond it the
+	// client gets an error rather than holding up the other operations of
+	// the connection.
+	upstreamOpBuffer = 512
+)
+
+const subscriptionTooSlowMessage = "the subscription's events came faster than the client read them; subscribe again"
+
+// upstreamPool holds the pooled upstream connections of every service.
+type upstreamPool struct {
+	s      *subscriptions
+	mu     sync.Mutex
+	conns  map[string][]*upstreamConn // by service name
+	nextID atomic.Uint64
+}
+
+func newUpstreamPool(s *subscriptions) *upstreamPool {
+	return &upstreamPool{s: s, conns: map[string][]*upstreamConn{}}
+}
+
+// upstreamConn is one graphql-transport-ws websocket to a service, shared
+// by many operations.
+type upstreamConn struct {
+	pool    *upstreamPool
+	service Service
+	ready   chan struct{} // closed once initialised, or failed (dialErr)
+	dialErr *gqlerror.Error
+	conn    *websocket.Conn
+
+	// Guarded by pool.mu.
+	count int  // operations counted against the connection
+	dead  bool // out of the pool
+
+	mu  sync.Mutex
+	ops map[string]*upstreamOp
+	err error // why it died
+}
+
+// upstreamOp is one client subscription on a pooled connection.
+type upstreamOp struct {
+	conn     *upstreamConn
+	id       string
+	msgs     chan wsMessage // closed when the connection died or overflow
+	overflow bool           // set before msgs is closed
+	released atomic.Bool
+}
+
+// subscribe starts req as an operation on a pooled connection to its
+// service. Its error is what the client gets.
+func (p *upstreamPool) subscribe(ctx context.Context, req *subscriptionRequest, c caller, log *slog.Logger) (*upstreamOp, *gqlerror.Error) {
 	svc := req.service
-	unavailable := func(cause error) *gqlerror.Error {
-		if ctx.Err() == nil {
-			log.WarnContext(ctx, "subscription upstream unavailable", "url", svc.URL, "err", cause)
-		}
-		return &gqlerror.Error{Message: "service " + svc.Name + " is unavailable",
-			Extensions: map[string]any{"code": codeUnavailable, "service": svc.Name}}
+	uc := p.acquire(svc, log)
+	select {
+	case <-uc.ready:
+	case <-ctx.Done():
+		p.put(uc)
+		return nil, requestError(codeUnavailable, "cancelled")
 	}
-	refused := func(cause error) *gqlerror.Error {
-		log.WarnContext(ctx, "subscription upstream refused the token", "err", cause)
-		return &gqlerror.Error{Message: fmt.Sprintf(subscriptionServiceRefusedMessage, svc.Name),
-			Extensions: map[string]any{"code": codeUnauthenticated, "service": svc.Name}}
+	if uc.dialErr != nil {
+		p.put(uc)
+		return nil, uc.dialErr
+	}
+	payload := map[string]any{
+		"query":         req.query,
+		"operationName": req.operationName,
+		"variables":     req.variables,
+	}
+	if c.token != "" {
+		payload["extensions"] = map[string]any{"authorization": "Bearer " + c.token}
+	}
+	sub, err := json.Marshal(payload)
+	if err != nil {
+		p.put(uc)
+		return nil, requestError(codeInternal, "internal error")
+	}
+	op := &upstreamOp{conn: uc, id: strconv.FormatUint(p.nextID.Add(1), 36), msgs: make(chan wsMessage, upstreamOpBuffer)}
+	uc.mu.Lock()
+	if uc.ops == nil { // died meanwhile
+		cause := uc.err
+		uc.mu.Unlock()
+		p.put(uc)
+		return nil, uc.unavailable(ctx, log, cause)
+	}
+	uc.ops[op.id] = op
+	uc.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, p.s.g.cfg.UpstreamTimeout)
+	err = uc.write(wctx, wsMessage{ID: op.id, Type: msgSubscribe, Payload: sub})
+	cancel()
+	if err != nil {
+		uc.forget(op)
+		p.put(uc)
+		_ = uc.conn.CloseNow() // a write that failed may have left half a frame
+		return nil, uc.unavailable(ctx, log, err)
+	}
+	return op, nil
+}
+
+// acquire returns the least loaded connection to svc with room for one more
+// operation, opening a new one when there is none, and counts the operation
+// against it. It may not be ready yet.
+func (p *upstreamPool) acquire(svc Service, log *slog.Logger) *upstreamConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best *upstreamConn
+	for _, uc := range p.conns[svc.Name] {
+		if uc.count < upstreamOpsPerConn && (best == nil || uc.count < best.count) {
+			best = uc
+		}
+	}
+	if best == nil {
+		best = &upstreamConn{pool: p, service: svc, ready: make(chan struct{})}
+		p.conns[svc.Name] = append(p.conns[svc.Name], best)
+		go best.open(log)
+	}
+	best.count++
+	return best
+}
+
+// put uncounts an operation of uc; a connection left with none is closed.
+func (p *upstreamPool) put(uc *upstreamConn) {
+	p.mu.Lock()
+	uc.count--
+	idle := uc.count == 0
+	if idle {
+		p.remove(uc)
+	}
+	p.mu.Unlock()
+	if idle {
+		go func() {
+			<-uc.ready
+			if uc.conn != nil {
+				_ = uc.conn.Close(closeNormal, "") // the read loop ends
+				_ = uc.conn.CloseNow()
+			}
+		}()
+	}
+}
+
+// remove takes uc out of the pool; p.mu is held.
+func (p *upstreamPool) remove(uc *upstreamConn) {
+	if uc.dead {
+		return
+	}
+	uc.dead = true
+	list := p.conns[uc.service.Name]
+	if i := slices.Index(list, uc); i >= 0 {
+		list = slices.Delete(list, i, i+1)
+	}
+	if len(list) == 0 {
+		delete(p.conns, uc.service.Name)
+	} else {
+		p.conns[uc.service.Name] = list
+	}
+}
+
+func (uc *upstreamConn) unavailable(ctx context.Context, log *slog.Logger, cause error) *gqlerror.Error {
+	if ctx.Err() == nil {
+		log.WarnContext(ctx, "subscription upstream unavailable", "url", uc.service.URL, "err", cause)
+	}
+	return &gqlerror.Error{Message: "service " + uc.service.Name + " is unavailable",
+		Extensions: map[string]any{"code": codeUnavailable, "service": uc.service.Name}}
+}
+
+// open dials the service and initialises the connection, without a token,
+// then reads it until it dies. It is not tied to the operation that opened
+// it: others wait for it too.
+func (uc *upstreamConn) open(log *slog.Logger) {
+	s := uc.pool.s
+	svc := uc.service
+	ctx := context.Background()
+	fail := func(e *gqlerror.Error) {
+		uc.dialErr = e
+		uc.pool.mu.Lock()
+		uc.pool.remove(uc)
+		uc.pool.mu.Unlock()
+		close(uc.ready)
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.g.cfg.UpstreamTimeout)
 	defer cancel()
-	h := http.Header{}
-	if c.token != "" {
-		h.Set("Authorization", "Bearer "+c.token)
-	}
-	if c.requestID != "" {
-		h.Set("X-Request-ID", c.requestID)
-	}
-	if c.clientAddr != "" {
-		h.Set("X-Forwarded-For", c.clientAddr)
-	}
-	conn, res, err := websocket.Dial(dctx, svc.URL, &websocket.DialOptions{
+	conn, _, err := websocket.Dial(dctx, svc.URL, &websocket.DialOptions{
 		HTTPClient:   s.g.client,
-		HTTPHeader:   h,
 		Subprotocols: []string{protoTransportWS},
 	})
 	if err != nil {
-		if res != nil && res.StatusCode == http.StatusUnauthorized {
-			return nil, refused(err)
-		}
-		return nil, unavailable(err)
+		fail(uc.unavailable(ctx, log, err))
+		return
 	}
-	u := &upstreamSub{service: svc, conn: conn}
 	if conn.Subprotocol() != protoTransportWS {
-		u.stop()
+		_ = conn.CloseNow()
 		log.ErrorContext(ctx, "subscription upstream does not speak graphql-transport-ws", "subprotocol", conn.Subprotocol())
-		return nil, &gqlerror.Error{Message: fmt.Sprintf(subscriptionServiceNotStreamingMsg, svc.Name),
-			Extensions: map[string]any{"code": codeInternal, "service": svc.Name}}
+		fail(&gqlerror.Error{Message: fmt.Sprintf(subscriptionServiceNotStreamingMsg, svc.Name),
+			Extensions: map[string]any{"code": codeInternal, "service": svc.Name}})
+		return
 	}
 	conn.SetReadLimit(maxUpstreamResponse)
-	init := map[string]any{}
-	if c.token != "" {
-		init["Authorization"] = "Bearer " + c.token
-	}
-	payload, _ := json.Marshal(init)
-	if err := u.write(dctx, wsMessage{Type: msgConnectionInit, Payload: payload}); err != nil {
-		u.stop()
-		return nil, unavailable(err)
+	uc.conn = conn
+	if err := uc.write(dctx, wsMessage{Type: msgConnectionInit, Payload: json.RawMessage(`{}`)}); err != nil {
+		_ = conn.CloseNow()
+		fail(uc.unavailable(ctx, log, err))
+		return
 	}
 	for acked := false; !acked; {
 		_, data, err := conn.Read(dctx)
 		if err != nil {
-			u.stop()
-			// gqlgen closes with 1000 when its InitFunc refuses the token;
-			// graphql-ws servers with 4401 or 4403.
-			switch code := websocket.CloseStatus(err); {
-			case code == closeUnauthorized || code == closeForbidden || (code == closeNormal && c.token != ""):
-				return nil, refused(err)
+			_ = conn.CloseNow()
+			// gqlgen closes with 1000 when its InitFunc refuses; graphql-ws
+			// servers with 4401 or 4403. No token was sent: the service
+			// wants one on the connection.
+			switch code := websocket.CloseStatus(err); code {
+			case closeUnauthorized, closeForbidden:
+				log.WarnContext(ctx, "subscription upstream refused an anonymous connection", "err", err)
+				fail(&gqlerror.Error{Message: fmt.Sprintf(subscriptionServiceRefusedMessage, svc.Name),
+					Extensions: map[string]any{"code": codeUnauthenticated, "service": svc.Name}})
+				return
 			}
-			return nil, unavailable(err)
+			fail(uc.unavailable(ctx, log, err))
+			return
 		}
-		var m wsMessage
-		if err := json.Unmarshal(data, &m); err != nil {
-			u.stop()
-			return nil, unavailable(fmt.Errorf("invalid message during connection_init: %w", err))
+		m, err := parseMessage(data)
+		if err != nil {
+			_ = conn.CloseNow()
+			fail(uc.unavailable(ctx, log, fmt.Errorf("invalid message during connection_init: %w", err)))
+			return
 		}
 		switch m.Type {
 		case msgConnectionAck:
 			acked = true
 		case msgPing:
-			_ = u.write(dctx, wsMessage{Type: msgPong})
+			_ = uc.write(dctx, wsMessage{Type: msgPong})
 		}
 	}
-	sub, err := json.Marshal(map[string]any{
-		"query":         req.query,
-		"operationName": req.operationName,
-		"variables":     req.variables,
-	})
-	if err != nil {
-		u.stop()
-		return nil, requestError(codeInternal, "internal error")
-	}
-	if err := u.write(dctx, wsMessage{ID: upstreamSubscriptionID, Type: msgSubscribe, Payload: sub}); err != nil {
-		u.stop()
-		return nil, unavailable(err)
-	}
-	return u, nil
+	uc.ops = map[string]*upstreamOp{}
+	close(uc.ready)
+	uc.keepAlive(s.opts.KeepAlive)
+	uc.readLoop(log)
 }
 
-// read returns the next message of the service, in buf's memory: valid
-// until the next read.
-func (u *upstreamSub) read(buf *bytes.Buffer) ([]byte, error) {
-	_, r, err := u.conn.Reader(context.Background())
-	if err != nil {
-		return nil, err
+// readLoop routes the service's messages to their operations until the
+// connection dies; then every operation still on it ends (UNAVAILABLE).
+func (uc *upstreamConn) readLoop(log *slog.Logger) {
+	var err error
+	for {
+		var data []byte
+		_, data, err = uc.conn.Read(context.Background())
+		if err != nil {
+			break
+		}
+		m, perr := parseMessage(data) // data is the message's own: payloads may alias it
+		if perr != nil {
+			log.Error("subscription upstream sent an invalid message", "err", perr, "message", fmt.Sprintf("%.200q", data))
+			err = perr
+			break
+		}
+		switch m.Type {
+		case msgNext, msgError, msgComplete:
+			uc.mu.Lock()
+			op := uc.ops[m.ID]
+			end := m.Type != msgNext
+			if op != nil && end {
+				delete(uc.ops, m.ID)
+			}
+			if op == nil {
+				uc.mu.Unlock()
+				continue // an operation the client stopped
+			}
+			select {
+			case op.msgs <- m:
+				if end {
+					close(op.msgs)
+				}
+			default:
+				// The client is too slow: end its operation here and
+				// upstream, not the connection's others.
+				if !end {
+					delete(uc.ops, m.ID)
+					go uc.complete(op.id)
+				}
+				op.overflow = true
+				close(op.msgs)
+			}
+			uc.mu.Unlock()
+		case msgPing:
+			go func() { // not on the read loop: a write may wait
+				ctx, cancel := context.WithTimeout(context.Background(), upstreamCloseGrace)
+				defer cancel()
+				_ = uc.write(ctx, wsMessage{Type: msgPong, Payload: m.Payload})
+			}()
+		case msgPong:
+		default:
+			log.Warn("subscription upstream sent an unexpected message", "type", m.Type)
+		}
 	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return nil, err
+	_ = uc.conn.CloseNow()
+	uc.pool.mu.Lock()
+	uc.pool.remove(uc)
+	uc.pool.mu.Unlock()
+	uc.mu.Lock()
+	uc.err = err
+	ops := uc.ops
+	uc.ops = nil
+	for _, op := range ops {
+		close(op.msgs)
 	}
-	return buf.Bytes(), nil
+	uc.mu.Unlock()
 }
 
-func (u *upstreamSub) write(ctx context.Context, m wsMessage) error {
+// release ends the operation: the client stopped or it ended. The service
+// is told to complete it if it still runs.
+func (op *upstreamOp) release() {
+	if !op.released.CompareAndSwap(false, true) {
+		return
+	}
+	uc := op.conn
+	if uc.forget(op) {
+		go func() {
+			uc.complete(op.id)
+			uc.pool.put(uc)
+		}()
+		return
+	}
+	uc.pool.put(uc)
+}
+
+// forget removes op from the connection; it reports whether it was there.
+func (uc *upstreamConn) forget(op *upstreamOp) bool {
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	if uc.ops[op.id] != op {
+		return false
+	}
+	delete(uc.ops, op.id)
+	return true
+}
+
+// complete tells the service to stop operation id.
+func (uc *upstreamConn) complete(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), upstreamCloseGrace)
+	defer cancel()
+	_ = uc.write(ctx, wsMessage{ID: id, Type: msgComplete})
+}
+
+func (uc *upstreamConn) write(ctx context.Context, m wsMessage) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return u.conn.Write(ctx, websocket.MessageText, b)
+	return uc.conn.Write(ctx, websocket.MessageText, b)
 }
 
-// stop completes the subscription on the service and closes the connection,
-// in the background. The relay's pending read then fails.
-func (u *upstreamSub) stop() {
-	if !u.stopped.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), upstreamCloseGrace)
-		defer cancel()
-		_ = u.write(ctx, wsMessage{ID: upstreamSubscriptionID, Type: msgComplete})
-		_ = u.conn.Close(closeNormal, "")
-	}()
-}
-
-// keepAlive pings the service every interval until the subscription ends,
-// and closes the connection when a pong does not come back in time: a
-// service that vanished without closing its connections must not leave the
-// client waiting. A timer, not a goroutine, waits between pings.
-func (u *upstreamSub) keepAlive(every time.Duration) {
+// keepAlive pings the service every interval until the connection closes,
+// and closes it when a pong does not come back in time: a service that
+// vanished without closing its connections must not leave the clients
+// waiting. A timer, not a goroutine, waits between pings.
+func (uc *upstreamConn) keepAlive(every time.Duration) {
 	var t *time.Timer
 	t = time.AfterFunc(every, func() {
-		if u.stopped.Load() {
+		uc.mu.Lock()
+		closed := uc.ops == nil
+		uc.mu.Unlock()
+		if closed {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), max(every, minPongWait))
-		err := u.conn.Ping(ctx)
+		err := uc.conn.Ping(ctx)
 		cancel()
 		if err != nil {
-			_ = u.conn.CloseNow()
+			_ = uc.conn.CloseNow()
 			return
 		}
 		t.Reset(every)
 	})
-	// Once stopped, the timer fires once more at most, and does nothing.
 }
 
 // isRefusal reports whether an execution result carries errors and no data.

@@ -485,12 +485,14 @@ var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // the error ends the operation; legacy clients drop it on error as well).
 func (sub *wsSub) fail(errs []byte) {
 	if sub.ended.CompareAndSwap(false, true) {
+		sub.sess.remove(sub) // the id is free once the client hears it ended
 		sub.sess.write(encodeWS(sub.idJSON, msgError, errs))
 	}
 }
 
 func (sub *wsSub) complete() {
 	if sub.ended.CompareAndSwap(false, true) {
+		sub.sess.remove(sub) // the id is free once the client hears it ended
 		sub.sess.write(encodeWS(sub.idJSON, msgComplete, nil))
 	}
 }
