@@ -189,10 +189,12 @@ type upstreamPool struct {
 	mu     sync.Mutex
 	conns  map[string][]*upstreamConn // by service name
 	nextID atomic.Uint64
+	// perConn is upstreamOpsPerConn; tests lower it.
+	perConn int
 }
 
 func newUpstreamPool(s *subscriptions) *upstreamPool {
-	return &upstreamPool{s: s, conns: map[string][]*upstreamConn{}}
+	return &upstreamPool{s: s, conns: map[string][]*upstreamConn{}, perConn: upstreamOpsPerConn}
 }
 
 // upstreamConn is one graphql-transport-ws websocket to a service, shared
@@ -280,7 +282,7 @@ func (p *upstreamPool) acquire(svc Service, log *slog.Logger) *upstreamConn {
 	defer p.mu.Unlock()
 	var best *upstreamConn
 	for _, uc := range p.conns[svc.Name] {
-		if uc.count < upstreamOpsPerConn && (best == nil || uc.count < best.count) {
+		if uc.count < p.perConn && (best == nil || uc.count < best.count) {
 			best = uc
 		}
 	}
