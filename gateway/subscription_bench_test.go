@@ -28,7 +28,8 @@ import (
 // (events a client never got), dups, fixture-drops (of the lost, those the
 // fixture dropped because its subscriber fell 1024 events behind),
 // deliveries/s (events received by all clients per second), published/s,
-// and mem-KiB/sub (heap and stacks) and goroutines/sub (the whole process — clients, gateway
+// and mem-KiB/sub (heap and stacks), goroutines/sub and fds/sub (open file
+// descriptors; the whole process — clients, gateway
 // and fixture — per subscription; compare via=direct). Run with a fixed
 // count, e.g.
 //
@@ -100,6 +101,7 @@ func benchFanout(b *testing.B, via string, targeted bool, n, rate int) {
 
 	// Connect the clients, a few at a time.
 	heap0, goroutines0 := heapInUse()
+	fds0 := openFDs()
 	clients := make([]*fanoutClient, n)
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
@@ -137,6 +139,7 @@ func benchFanout(b *testing.B, via string, targeted bool, n, rate int) {
 	}
 	e.waitFeedSubscribers(b, n)
 	heap1, goroutines1 := heapInUse()
+	fds1 := openFDs()
 	total, events := b.N, b.N // events each client expects, events published
 	if targeted {
 		total = (b.N + n - 1) / n
@@ -198,6 +201,18 @@ func benchFanout(b *testing.B, via string, targeted bool, n, rate int) {
 	b.ReportMetric(float64(events)/published.Seconds(), "published/s")
 	b.ReportMetric(float64(heap1-heap0)/1024/float64(n), "mem-KiB/sub")
 	b.ReportMetric(float64(goroutines1-goroutines0)/float64(n), "goroutines/sub")
+	if fds0 >= 0 {
+		b.ReportMetric(float64(fds1-fds0)/float64(n), "fds/sub")
+	}
+}
+
+// openFDs returns the process's open file descriptors (Linux), or -1.
+func openFDs() int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(fds)
 }
 
 // heapInUse returns the process's live heap and stacks after a GC, and its
