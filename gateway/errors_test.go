@@ -239,7 +239,7 @@ func TestServiceDown(t *testing.T) {
 		t.Fatalf("got %d %s, want one UNAVAILABLE error naming the service", res.Status, res.Raw)
 	}
 	assertNoInternals(t, res.Raw, e.reviews.URL)
-	if !strings.Contains(e.logs.String(), "connection refused") {
+	if !strings.Contains(e.logs.String(), `"err":"Post \"`+e.reviews.URL) {
 		t.Errorf("the cause was not logged: %s", e.logs.String())
 	}
 
