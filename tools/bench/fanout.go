@@ -67,10 +67,10 @@ func checkFanoutFDs(n int, limit uint64) error {
 }
 
 // gatewayFits reports whether a gateway process with this fd limit can hold
-// n subscriptions: it keeps two sockets per subscription (the client's and
-// its own upstream websocket to the orders service).
+// n subscriptions: it keeps one socket per subscription (the client's); its
+// upstream websockets to the orders service are shared, a few in all.
 func gatewayFits(n int, limit uint64) bool {
-	return limit == 0 || 2*uint64(n)+fanoutFDReserve <= limit
+	return limit == 0 || uint64(n)+fanoutFDReserve <= limit
 }
 
 // fanoutRow is the fanout scenario against one target.
@@ -487,7 +487,7 @@ func runFanoutTargets(ctx context.Context, cfg config, sys *system, gatewayURL s
 			url = gatewayURL
 			switch {
 			case !gatewayFits(o.Subscribers, limit):
-				row.Skipped = fmt.Sprintf("skipped: the gateway holds 2 sockets per subscriber (its own upstream websocket each); %d do not fit in ulimit -n %d", o.Subscribers, limit)
+				row.Skipped = fmt.Sprintf("skipped: the gateway holds a socket per subscriber; %d do not fit in ulimit -n %d", o.Subscribers, limit)
 			case sys != nil:
 				u, err := sys.startGatewayNamed(ctx, "fanout-gateway", subgraphs)
 				if err != nil {

@@ -24,8 +24,8 @@ func TestCheckFanoutFDs(t *testing.T) {
 	if err := checkFanoutFDs(1<<20, 0); err != nil {
 		t.Fatalf("unknown limit: %v", err)
 	}
-	if !gatewayFits(3000, 20000) || gatewayFits(10000, 20000) || !gatewayFits(10000, 0) {
-		t.Fatal("gatewayFits: want 3000 to fit in 20000, 10000 not")
+	if !gatewayFits(10000, 20000) || gatewayFits(19900, 20000) || !gatewayFits(10000, 0) {
+		t.Fatal("gatewayFits: want 10000 to fit in 20000, 19900 not")
 	}
 }
 
