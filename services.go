@@ -173,7 +173,8 @@ func buildNotifications(ctx context.Context, a *app) (component, error) {
 		return component{}, err
 	}
 	svc, err := notifications.New(ctx, notifications.Config{
-		DB: db, Redis: rdb, StreamPrefix: c.RedisPrefix, Mailer: mailer, SMS: sms, Verifier: v, Log: log,
+		DB: db, Redis: rdb, StreamPrefix: c.RedisPrefix, Mailer: mailer, SMS: sms, Verifier: v,
+		RetryBase: c.NotifyRetryBase, Log: log,
 	})
 	if err != nil {
 		return component{}, err

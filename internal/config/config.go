@@ -90,10 +90,13 @@ type Config struct {
 	// SMS provider of the notification text messages: a form POST to SMSURL
 	// with the account SID and auth token as basic auth. An empty SMSURL
 	// uses the sandbox, which logs them (status LOGGED).
-	SMSURL        string
-	SMSAccountSID string
-	SMSAuthToken  string
-	SMSFrom       string
+	SMSURL string
+	// NotifyRetryBase is the wait before a failed notification is sent
+	// again; it doubles with each attempt.
+	NotifyRetryBase time.Duration
+	SMSAccountSID   string
+	SMSAuthToken    string
+	SMSFrom         string
 
 	CORSOrigins     []string
 	UpstreamTimeout time.Duration
@@ -190,11 +193,6 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.JWKSURL, "jwks-url", "SHOPGRAPH_JWKS_URL", "", "JWKS the services verify tokens against (default: the users service's /.well-known/jwks.json)")
 	dur(&c.AccessTokenTTL, "access-token-ttl", "SHOPGRAPH_ACCESS_TOKEN_TTL", 15*time.Minute, "lifetime of access tokens")
 	dur(&c.RefreshTokenTTL, "refresh-token-ttl", "SHOPGRAPH_REFRESH_TOKEN_TTL", 30*24*time.Hour, "lifetime of refresh tokens")
-	str(&c.AdminEmail, "admin-email", "SHOPGRAPH_ADMIN_EMAIL", "", "email of an admin user made sure of at start-up")
-	str(&c.AdminPassword, "admin-password", "SHOPGRAPH_ADMIN_PASSWORD", "", "password of that admin user")
-	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
-	integer(&c.LoginLimitPerAddress, "login-limit-address", "SHOPGRAPH_LOGIN_LIMIT_ADDRESS", 20, "failed logins allowed per client address per window")
-	dur(&c.LoginLimitWindow, "login-limit-window", "SHOPGRAPH_LOGIN_LIMIT_WINDOW", 15*time.Minute, "login rate-limit window")
 	// secret is a string flag whose environment value -h does not print.
 	var secrets []func()
 	secret := func(p *string, name, envName, usage string) {
@@ -205,6 +203,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			}
 		})
 	}
+	str(&c.AdminEmail, "admin-email", "SHOPGRAPH_ADMIN_EMAIL", "", "email of an admin user made sure of at start-up")
+	secret(&c.AdminPassword, "admin-password", "SHOPGRAPH_ADMIN_PASSWORD", "password of that admin user")
+	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
+	integer(&c.LoginLimitPerAddress, "login-limit-address", "SHOPGRAPH_LOGIN_LIMIT_ADDRESS", 20, "failed logins allowed per client address per window")
+	dur(&c.LoginLimitWindow, "login-limit-window", "SHOPGRAPH_LOGIN_LIMIT_WINDOW", 15*time.Minute, "login rate-limit window")
+	dur(&c.NotifyRetryBase, "notify-retry-base", "SHOPGRAPH_NOTIFY_RETRY_BASE", 30*time.Second, "wait before a failed email or SMS is sent again; doubles with each attempt")
 	str(&c.SMTPHost, "smtp-host", "SHOPGRAPH_SMTP_HOST", "", "SMTP server of notification emails (empty: emails are logged, not sent)")
 	integer(&c.SMTPPort, "smtp-port", "SHOPGRAPH_SMTP_PORT", 587, "SMTP server port")
 	str(&c.SMTPUsername, "smtp-username", "SHOPGRAPH_SMTP_USERNAME", "", "SMTP user name (empty: no authentication)")
@@ -306,6 +310,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReservationTTL <= 0 || c.SagaStepTimeout <= 0 {
 		errs = append(errs, errors.New("-reservation-ttl and -saga-step-timeout must be positive"))
+	}
+	if c.NotifyRetryBase <= 0 {
+		errs = append(errs, errors.New("-notify-retry-base must be positive"))
 	}
 	if c.ShippingStepInterval < 0 {
 		errs = append(errs, errors.New("-shipping-step-interval must not be negative"))

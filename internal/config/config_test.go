@@ -167,3 +167,19 @@ func TestLoadNotificationSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestSecretsStayOutOfHelp(t *testing.T) {
+	t.Parallel()
+	e := env(map[string]string{"SHOPGRAPH_ADMIN_EMAIL": "a@b.co", "SHOPGRAPH_ADMIN_PASSWORD": "Sup3r-Secret-Pw", "SHOPGRAPH_SMTP_PASSWORD": "smtp-Secret-9", "SHOPGRAPH_SMTP_HOST": "mail.example.com", "SHOPGRAPH_SMTP_USERNAME": "shop"})
+	var out bytes.Buffer
+	if _, err := config.Load([]string{"-h"}, e, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "Sup3r-Secret-Pw") || strings.Contains(out.String(), "smtp-Secret-9") {
+		t.Fatal("-h prints a password taken from the environment")
+	}
+	c, err := config.Load(nil, e, &out)
+	if err != nil || c.AdminPassword != "Sup3r-Secret-Pw" || c.SMTPPassword != "smtp-Secret-9" {
+		t.Fatalf("secrets from the environment not loaded: %v", err)
+	}
+}
