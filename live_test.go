@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/emersion/go-smtp"
 
 	"github.com/shopgraph/shopgraph/internal/testenv"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications/notifytest"
@@ -325,5 +327,54 @@ func TestSubscriptionRefusals(t *testing.T) {
 	r := owner.do(watchOrder, vars)
 	if len(r.Errors) == 0 || r.Status < 400 {
 		t.Errorf("a subscription as a plain POST: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestFailingMailServer: the mail server refuses the first two attempts; the
+// email is sent once on the third, and the order goes on regardless.
+func TestFailingMailServer(t *testing.T) {
+	t.Parallel()
+	var refused atomic.Int32
+	email := "patient-" + testenv.ID() + "@example.com"
+	mail := notifytest.StartSMTP(t, notifytest.SMTPOptions{RejectRcpt: func(to string) error {
+		if to == email && refused.Load() < 2 {
+			refused.Add(1)
+			return &smtp.SMTPError{Code: 451, Message: "try again later"}
+		}
+		return nil
+	}})
+	s := newShop(t, "-shipping-step-interval=0", "-notify-retry-base=200ms",
+		"-smtp-host="+mail.Host, "-smtp-port="+strconv.Itoa(mail.Port), "-smtp-starttls=off")
+	skus := s.stock(t, "Bell", 3, 700)
+	access, _, _ := register(t, s.system, email, "Pat")
+	c := s.client(access)
+	id := checkout(t, c, "tok_visa", map[string]int{skus[0]: 1})
+	waitStatus(t, c, id, "CONFIRMED") // the order does not wait for the mail
+
+	// Every email to the customer (welcome, order confirmed) ends SENT, each
+	// accepted once, and the two refusals cost exactly two extra attempts.
+	var n map[string]any
+	notifytest.Await(t, "the customer's emails to be sent", func() bool {
+		n = c.must(`{ myNotifications(first: 10) { edges { node { kind status attempts } } } }`, nil)
+		edges := list(n, "myNotifications", "edges")
+		for _, e := range edges {
+			if str(e, "node", "status") != "SENT" {
+				return false
+			}
+		}
+		return len(edges) == 2
+	})
+	attempts := 0
+	for _, e := range list(n, "myNotifications", "edges") {
+		attempts += num(e, "node", "attempts")
+	}
+	accepted := 0
+	for _, m := range mail.Mails() {
+		if len(m.To) == 1 && m.To[0] == email {
+			accepted++
+		}
+	}
+	if refused.Load() != 2 || attempts != 2+2 || accepted != 2 {
+		t.Errorf("refused %d, attempts %d, accepted %d: want 2 refusals, 4 attempts, 2 emails accepted once each", refused.Load(), attempts, accepted)
 	}
 }
