@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/config"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 )
 
@@ -288,5 +289,22 @@ func TestGraphiQLAndHealth(t *testing.T) {
 	}
 	if _, err := http.Get(s.Base + "/healthz"); err == nil {
 		t.Error("the gateway still answers after shutdown")
+	}
+}
+
+// TestEveryTargetIsWired: each service -target accepts has a builder.
+func TestEveryTargetIsWired(t *testing.T) {
+	t.Parallel()
+	wired := map[string]bool{}
+	for _, s := range services {
+		wired[s.name] = true
+	}
+	for _, name := range config.Services {
+		if !wired[name] {
+			t.Errorf("-target=%s is accepted but not wired in app.go", name)
+		}
+	}
+	if len(wired) != len(config.Services) {
+		t.Errorf("app.go wires %d services, config knows %d", len(wired), len(config.Services))
 	}
 }
