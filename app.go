@@ -166,11 +166,11 @@ func (a *app) printURLs(w io.Writer) {
 	for _, s := range a.servers {
 		base := "http://" + net.JoinHostPort(host, strconv.Itoa(s.Port()))
 		if s.Name == "gateway" {
-			fmt.Fprintf(w, "GraphiQL:  %s/\n", base)
-			fmt.Fprintf(w, "GraphQL:   %s/graphql\n", base)
+			fmt.Fprintf(w, "%-15s %s/\n", "GraphiQL:", base)
+			fmt.Fprintf(w, "%-15s %s/graphql\n", "GraphQL:", base)
 			continue
 		}
-		fmt.Fprintf(w, "%-10s %s/graphql\n", s.Name+":", base)
+		fmt.Fprintf(w, "%-15s %s/graphql\n", s.Name+":", base)
 	}
 }
 
