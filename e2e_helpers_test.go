@@ -83,7 +83,7 @@ func startSystemOn(t testing.TB, st stores, extra ...string) *system {
 		"-host=127.0.0.1", "-data-dir=" + s.DataDir,
 		"-database-url=" + u.String(), "-redis-url=" + testenv.RedisURL(), "-redis-prefix=" + prefix,
 		"-admin-email=" + adminEmail, "-admin-password=" + adminPassword,
-		"-log-level=error",
+		"-log-level=error", "-register-limit-address=100000",
 	}
 	for _, p := range []string{"gateway", "users", "products", "inventory", "orders", "payments", "shipping", "notifications"} {
 		args = append(args, "-"+p+"-port=0")

@@ -48,13 +48,14 @@ func buildUsers(ctx context.Context, a *app) (component, error) {
 	svc, err := users.New(ctx, users.Config{
 		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:", StreamPrefix: a.cfg.RedisPrefix,
 		Signer: signer, Verifier: v, JWKS: jwks,
-		RefreshTTL:           a.cfg.RefreshTokenTTL,
-		AdminEmail:           a.cfg.AdminEmail,
-		AdminPassword:        a.cfg.AdminPassword,
-		LoginLimitPerAccount: a.cfg.LoginLimitPerAccount,
-		LoginLimitPerAddress: a.cfg.LoginLimitPerAddress,
-		LoginLimitWindow:     a.cfg.LoginLimitWindow,
-		Log:                  a.log.With("service", "users"),
+		RefreshTTL:              a.cfg.RefreshTokenTTL,
+		AdminEmail:              a.cfg.AdminEmail,
+		AdminPassword:           a.cfg.AdminPassword,
+		LoginLimitPerAccount:    a.cfg.LoginLimitPerAccount,
+		LoginLimitPerAddress:    a.cfg.LoginLimitPerAddress,
+		LoginLimitWindow:        a.cfg.LoginLimitWindow,
+		RegisterLimitPerAddress: a.cfg.RegisterLimitPerAddress,
+		Log:                     a.log.With("service", "users"),
 	})
 	if err != nil {
 		return component{}, err

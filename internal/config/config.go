@@ -76,6 +76,9 @@ type Config struct {
 	LoginLimitPerAccount int
 	LoginLimitPerAddress int
 	LoginLimitWindow     time.Duration
+	// RegisterLimitPerAddress is how many registrations are allowed per
+	// client address per LoginLimitWindow.
+	RegisterLimitPerAddress int
 
 	// SMTP server of the notification emails. An empty SMTPHost logs the
 	// emails instead (status LOGGED).
@@ -207,6 +210,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	secret(&c.AdminPassword, "admin-password", "SHOPGRAPH_ADMIN_PASSWORD", "password of that admin user")
 	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
 	integer(&c.LoginLimitPerAddress, "login-limit-address", "SHOPGRAPH_LOGIN_LIMIT_ADDRESS", 20, "failed logins allowed per client address per window")
+	integer(&c.RegisterLimitPerAddress, "register-limit-address", "SHOPGRAPH_REGISTER_LIMIT_ADDRESS", 10, "registrations allowed per client address per login-limit window")
 	dur(&c.LoginLimitWindow, "login-limit-window", "SHOPGRAPH_LOGIN_LIMIT_WINDOW", 15*time.Minute, "login rate-limit window")
 	dur(&c.NotifyRetryBase, "notify-retry-base", "SHOPGRAPH_NOTIFY_RETRY_BASE", 30*time.Second, "wait before a failed email or SMS is sent again; doubles with each attempt")
 	str(&c.SMTPHost, "smtp-host", "SHOPGRAPH_SMTP_HOST", "", "SMTP server of notification emails (empty: emails are logged, not sent)")
@@ -335,8 +339,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %d must be at least 1", l.name, l.n))
 		}
 	}
-	if c.LoginLimitPerAccount <= 0 || c.LoginLimitPerAddress <= 0 || c.LoginLimitWindow <= 0 {
-		errs = append(errs, errors.New("login limits and window must be positive"))
+	if c.LoginLimitPerAccount <= 0 || c.LoginLimitPerAddress <= 0 || c.RegisterLimitPerAddress <= 0 || c.LoginLimitWindow <= 0 {
+		errs = append(errs, errors.New("login and registration limits and window must be positive"))
 	}
 	errs = append(errs, c.validateNotifications()...)
 	switch c.LogLevel {

@@ -48,7 +48,8 @@ func newEnv(t *testing.T) *env {
 	return &env{pool: pool, rdb: rdb, prefix: prefix, key: key, ver: ver, jwks: jwks}
 }
 
-// config returns a users.Config on the env with generous login limits.
+// config returns a users.Config on the env with generous login and
+// registration limits.
 func (e *env) config(t *testing.T) users.Config {
 	t.Helper()
 	signer, err := auth.NewSigner(e.key, 15*time.Minute, nil)
@@ -60,7 +61,8 @@ func (e *env) config(t *testing.T) users.Config {
 		Signer: signer, Verifier: e.ver, JWKS: e.jwks,
 		RefreshTTL:           24 * time.Hour,
 		LoginLimitPerAccount: 100, LoginLimitPerAddress: 100, LoginLimitWindow: time.Minute,
-		Log: testenv.Logger(),
+		RegisterLimitPerAddress: 100000,
+		Log:                     testenv.Logger(),
 	}
 }
 

@@ -73,3 +73,40 @@ func testRateLimits(t *testing.T, e *env) {
 		cl.login(t, email, password) // 4 failures in the window, but never 3 in a row
 	})
 }
+
+func testRegisterRateLimit(t *testing.T, e *env) {
+	cfg := e.config(t)
+	cfg.RegisterLimitPerAddress, cfg.LoginLimitWindow = 3, 10*time.Minute
+	c := server(t, cfg)
+	reg := func(email string) map[string]any {
+		return map[string]any{"in": map[string]any{"email": email, "password": password, "name": "Reg"}}
+	}
+
+	t.Run("per address, every attempt counts", func(t *testing.T) {
+		t.Parallel()
+		cl := c.from(randomAddr())
+		cl.register(t, uniqueEmail("reg"), password, "Reg")
+		cl.fails(t, "", registerMutation, reg("not-an-email"), "INVALID_INPUT", "") // a failed attempt counts too
+		cl.register(t, uniqueEmail("reg"), password, "Reg")
+		email := uniqueEmail("reg")
+		err := cl.fails(t, "", registerMutation, reg(email), "RATE_LIMITED", "")
+		if !strings.Contains(err.Message, "try again in 10 minutes") {
+			t.Fatalf("message %q; want it to say when to retry", err.Message)
+		}
+		// The first entry of X-Forwarded-For counts.
+		cl.from(cl.addr+", 10.0.0.1").fails(t, "", registerMutation, reg(email), "RATE_LIMITED", "")
+		// Nothing was stored: the email cannot sign in and is still free.
+		c.from(randomAddr()).fails(t, "", loginMutation, map[string]any{"in": map[string]any{"email": email, "password": password}}, "UNAUTHENTICATED", "")
+		c.from(randomAddr()).register(t, email, password, "Reg")
+	})
+
+	t.Run("another address is not affected", func(t *testing.T) {
+		t.Parallel()
+		cl := c.from(randomAddr())
+		for range 3 {
+			cl.register(t, uniqueEmail("busy"), password, "Busy")
+		}
+		cl.fails(t, "", registerMutation, reg(uniqueEmail("busy")), "RATE_LIMITED", "")
+		c.from(randomAddr()).register(t, uniqueEmail("other"), password, "Other")
+	})
+}

@@ -1,6 +1,6 @@
 // Package users is the users service: accounts, sign-in, sessions and address
-// books, served as a GraphQL subgraph over PostgreSQL (with login rate limits
-// in Redis). It issues the access tokens every service verifies and publishes
+// books, served as a GraphQL subgraph over PostgreSQL (with login and
+// registration rate limits in Redis). It issues the access tokens every service verifies and publishes
 // their public keys at /.well-known/jwks.json.
 package users
 
@@ -48,6 +48,9 @@ type Config struct {
 	// within LoginLimitWindow. Zero means the defaults: 5, 20 and 15 minutes.
 	LoginLimitPerAccount, LoginLimitPerAddress int
 	LoginLimitWindow                           time.Duration
+	// Registration attempts allowed per client address within
+	// LoginLimitWindow. Zero means the default, 10.
+	RegisterLimitPerAddress int
 	// Log is the service's logger; the caller labels it (service=users).
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -94,13 +97,23 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	registrations, err := loginlimit.NewRegistrations(loginlimit.RegistrationsConfig{
+		Redis:      c.Redis,
+		Prefix:     c.RedisPrefix,
+		PerAddress: orDefault(c.RegisterLimitPerAddress, 10),
+		Window:     orDefault(c.LoginLimitWindow, 15*time.Minute),
+	})
+	if err != nil {
+		return nil, err
+	}
 	svc, err := user.NewService(user.Config{
-		Store:      userspg.NewStore(c.DB, log),
-		Limiter:    limiter,
-		Tokens:     c.Signer,
-		RefreshTTL: c.RefreshTTL,
-		Log:        log,
-		Now:        c.Now,
+		Store:         userspg.NewStore(c.DB, log),
+		Limiter:       limiter,
+		Registrations: registrations,
+		Tokens:        c.Signer,
+		RefreshTTL:    c.RefreshTTL,
+		Log:           log,
+		Now:           c.Now,
 	})
 	if err != nil {
 		return nil, err

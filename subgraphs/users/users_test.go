@@ -216,6 +216,7 @@ func TestUsers(t *testing.T) {
 	t.Run("address book", func(t *testing.T) { t.Parallel(); testAddresses(t, e, c) })
 	t.Run("who sees what", func(t *testing.T) { t.Parallel(); testVisibility(t, e, c) })
 	t.Run("rate limits", func(t *testing.T) { t.Parallel(); testRateLimits(t, e) })
+	t.Run("registration rate limit", func(t *testing.T) { t.Parallel(); testRegisterRateLimit(t, e) })
 	t.Run("refresh token expiry", func(t *testing.T) {
 		t.Parallel()
 		clock := &fakeClock{t: time.Now()}

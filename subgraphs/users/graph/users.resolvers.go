@@ -16,7 +16,7 @@ import (
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
-	sess, err := r.Users.Register(ctx, user.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name})
+	sess, err := r.Users.Register(ctx, user.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name, ClientAddr: clientAddr(ctx)})
 	if err != nil {
 		return nil, err
 	}

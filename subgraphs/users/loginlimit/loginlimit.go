@@ -115,3 +115,49 @@ func (l *Limiter) Succeeded(ctx context.Context, account, addr string) error {
 	}
 	return nil
 }
+
+// Registrations is a user.RegisterLimiter in Redis: every registration
+// attempt is counted per client address, in the key
+// <prefix>register:addr:<addr>, a counter that expires when its window ends.
+type Registrations struct {
+	rdb        *redis.Client
+	prefix     string
+	perAddress int
+	window     time.Duration
+}
+
+var _ user.RegisterLimiter = (*Registrations)(nil)
+
+// RegistrationsConfig configures Registrations.
+type RegistrationsConfig struct {
+	Redis *redis.Client
+	// Prefix starts every key.
+	Prefix string
+	// PerAddress is how many registration attempts are allowed per client
+	// address within Window.
+	PerAddress int
+	Window     time.Duration
+}
+
+// NewRegistrations returns a Registrations limiter.
+func NewRegistrations(c RegistrationsConfig) (*Registrations, error) {
+	if c.Redis == nil {
+		return nil, errors.New("loginlimit: Redis is required")
+	}
+	if c.PerAddress <= 0 || c.Window < time.Millisecond {
+		return nil, errors.New("loginlimit: registration limit and window must be positive")
+	}
+	return &Registrations{rdb: c.Redis, prefix: c.Prefix, perAddress: c.PerAddress, window: c.Window}, nil
+}
+
+// ReserveRegistration implements user.RegisterLimiter.
+func (l *Registrations) ReserveRegistration(ctx context.Context, addr string) (time.Duration, error) {
+	if addr == "" {
+		return 0, nil
+	}
+	ms, err := reserve.Run(ctx, l.rdb, []string{l.prefix + "register:addr:" + addr}, l.perAddress, l.window.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("registration limit: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}

@@ -24,7 +24,10 @@ type TokenIssuer interface {
 type Config struct {
 	Store   Store
 	Limiter LoginLimiter
-	Tokens  TokenIssuer
+	// Registrations limits registrations per client address; nil means no
+	// limit.
+	Registrations RegisterLimiter
+	Tokens        TokenIssuer
 	// RefreshTTL is the lifetime of a refresh token.
 	RefreshTTL time.Duration
 	Log        *slog.Logger
@@ -37,6 +40,7 @@ type Config struct {
 type Service struct {
 	store      Store
 	limiter    LoginLimiter
+	registers  RegisterLimiter
 	tokens     TokenIssuer
 	refreshTTL time.Duration
 	log        *slog.Logger
@@ -61,7 +65,7 @@ func NewService(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	s := &Service{store: c.Store, limiter: c.Limiter, tokens: c.Tokens, refreshTTL: c.RefreshTTL,
+	s := &Service{store: c.Store, limiter: c.Limiter, registers: c.Registrations, tokens: c.Tokens, refreshTTL: c.RefreshTTL,
 		log: c.Log, now: c.Now, hasher: NewHasher()}
 	dummy, err := s.hasher.Hash(context.Background(), NewID())
 	if err != nil {
@@ -74,12 +78,27 @@ func NewService(c Config) (*Service, error) {
 // RegisterInput is a new account.
 type RegisterInput struct {
 	Email, Password, Name string
+	// ClientAddr is the address the attempt comes from, for the rate limit;
+	// empty if unknown.
+	ClientAddr string
 }
 
-// Register creates a customer account and signs it in.
-// Returns INVALID_INPUT for a bad field and CONFLICT "email already
-// registered".
+// Register creates a customer account and signs it in. Every attempt is
+// counted per client address; once the address is over its limit, attempts
+// are refused before anything is checked or hashed, until the window ends.
+// Returns INVALID_INPUT for a bad field, CONFLICT "email already
+// registered" and RATE_LIMITED with the time to wait.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (Session, error) {
+	if s.registers != nil {
+		wait, err := s.registers.ReserveRegistration(ctx, in.ClientAddr)
+		if err != nil {
+			return Session{}, fmt.Errorf("register: rate limit: %w", err)
+		}
+		if wait > 0 {
+			s.log.WarnContext(ctx, "register rate-limited", "addr", in.ClientAddr, "retry_after", wait)
+			return Session{}, apperr.Errorf(apperr.RateLimited, "too many registrations from this address; try again in %s", humanDuration(wait))
+		}
+	}
 	email, err := CheckEmail("email", in.Email)
 	if err != nil {
 		return Session{}, err

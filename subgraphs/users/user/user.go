@@ -118,6 +118,16 @@ type LoginLimiter interface {
 	Succeeded(ctx context.Context, account, addr string) error
 }
 
+// RegisterLimiter counts registration attempts per client address within a
+// window.
+type RegisterLimiter interface {
+	// ReserveRegistration counts an attempt to register from addr, whatever
+	// its outcome. If the address has used up its attempts, it counts
+	// nothing and returns how long until the window ends. An empty addr is
+	// not counted.
+	ReserveRegistration(ctx context.Context, addr string) (retryAfter time.Duration, err error)
+}
+
 // NewID returns a new random UUID for a user or an address.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
