@@ -33,6 +33,27 @@ package gateway
 // waiting forever; over a websocket the gateway pings the service and gives
 // up when no pong comes back, and it carries many operations at once.
 //
+// Expired tokens: a subscription outlives requests, but not the access token
+// it was started with. When the verified token of a websocket connection (from
+// the upgrade request or connection_init) or of an SSE request expires, the
+// gateway ends everything it carries (afterExpiry):
+//
+//   - graphql-transport-ws: the socket is closed with 4403 "token expired",
+//     and no per-operation error is sent. The graphql-ws client (Apollo
+//     Client's GraphQLWsLink, urql) retries after 4403, calling
+//     connectionParams again for a fresh token, and resubscribes its active
+//     operations; an error message would end them for good instead.
+//   - legacy graphql-ws: each subscription gets an error (extensions.code
+//     UNAUTHENTICATED, message "token expired") then complete, since its
+//     clients ignore close codes; then the socket is closed with 4403 "token
+//     expired" as well, so that a reconnecting client brings a fresh token.
+//   - SSE: a next carrying that error, then complete; the stream ends (SSE
+//     has no error event).
+//
+// Either way the connection ends: nothing keeps running on an expired token,
+// queries included. The expiry is the token's exp claim, on the gateway's
+// clock (time.Now; the verifier's skew allowance does not extend it).
+//
 // Queries and mutations sent over a websocket or with Accept:
 // text/event-stream are answered by the gateway's ordinary query path, as one
 // result followed by complete.
@@ -49,6 +70,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator"
+
+	"github.com/shopgraph/shopgraph/internal/auth"
 )
 
 // Defaults of the SubscriptionOptions' zero values.
@@ -68,6 +91,7 @@ const (
 	subscriptionServiceRefusedMessage  = "service %s refused the subscription's credentials"
 	subscriptionServiceEndedMessage    = "service %s ended the subscription unexpectedly"
 	subscriptionServiceNotStreamingMsg = "service %s does not serve subscriptions over graphql-transport-ws"
+	subscriptionTokenExpiredMessage    = "token expired"
 )
 
 // SubscriptionOptions tune the gateway's subscriptions. Zero values take
@@ -154,6 +178,27 @@ func (s *subscriptions) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("subscriptions still open: %w", ctx.Err())
 	}
+}
+
+// tokenExpiredErrors is the error list sent when a subscription's token
+// expires.
+func tokenExpiredErrors() []byte {
+	return errorsJSON(requestError(codeUnauthenticated, subscriptionTokenExpiredMessage))
+}
+
+// afterExpiry calls f in its own goroutine when id's token expires (at once
+// if it has), unless ctx ends first. An identity without an expiry never
+// expires.
+func afterExpiry(ctx context.Context, id *auth.Identity, f func()) {
+	if id == nil || id.Expires.IsZero() {
+		return
+	}
+	t := time.AfterFunc(time.Until(id.Expires), func() {
+		if ctx.Err() == nil {
+			f()
+		}
+	})
+	context.AfterFunc(ctx, func() { t.Stop() })
 }
 
 // register notes a live connection; done must be called when it ends. It

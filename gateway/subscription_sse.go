@@ -72,6 +72,12 @@ func (s *subscriptions) serveSSE(w http.ResponseWriter, r *http.Request, next ht
 	c := caller{requestID: info.requestID, clientAddr: info.clientAddr}
 	if id, ok := auth.FromContext(r.Context()); ok {
 		c.token = id.Token
+		// See "Expired tokens" in subscription.go. fail ends the stream, so
+		// the relay's later writes are dropped.
+		afterExpiry(ctx, &id, func() {
+			st.fail(tokenExpiredErrors())
+			cancel()
+		})
 	}
 	s.relay(ctx, req, c, st)
 }

@@ -253,12 +253,32 @@ func (sess *wsSession) init(payload json.RawMessage) {
 	}
 	sess.mu.Lock()
 	sess.acked = true
+	identity := sess.identity
 	sess.mu.Unlock()
+	afterExpiry(sess.ctx, identity, sess.expire)
 	sess.writeMessage(wsMessage{Type: msgConnectionAck})
 	if sess.legacy {
 		sess.writeMessage(wsMessage{Type: msgLegacyKeepAlive})
 	}
 	sess.keepAlive()
+}
+
+// expire ends the connection when its token expires; see "Expired tokens"
+// in subscription.go.
+func (sess *wsSession) expire() {
+	if sess.legacy {
+		sess.mu.Lock()
+		subs := make([]*wsSub, 0, len(sess.subs))
+		for _, sub := range sess.subs {
+			subs = append(subs, sub)
+		}
+		sess.mu.Unlock()
+		errs := tokenExpiredErrors()
+		for _, sub := range subs {
+			sub.expire(errs)
+		}
+	}
+	sess.closeWith(closeForbidden, subscriptionTokenExpiredMessage)
 }
 
 // refuse ends a connection whose connection_init is refused. Legacy clients
@@ -495,6 +515,16 @@ func (sub *wsSub) complete() {
 		sub.sess.remove(sub) // the id is free once the client hears it ended
 		sub.sess.write(encodeWS(sub.idJSON, msgComplete, nil))
 	}
+}
+
+// expire ends the operation with errs then complete, and stops its relay.
+func (sub *wsSub) expire(errs []byte) {
+	if sub.ended.CompareAndSwap(false, true) {
+		sub.sess.remove(sub)
+		sub.sess.write(encodeWS(sub.idJSON, msgError, errs))
+		sub.sess.write(encodeWS(sub.idJSON, msgComplete, nil))
+	}
+	sub.cancel()
 }
 
 // stop ends the operation without a word to the client, which asked for it

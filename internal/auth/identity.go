@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 )
@@ -29,6 +30,10 @@ type Identity struct {
 	Role string
 	// Token is the raw bearer token, to forward to other services.
 	Token string
+	// Expires is when Token expires (its exp claim), set by Verify; zero
+	// when the token has no exp. Holders of long-lived connections, such as
+	// the gateway's subscriptions, end them then.
+	Expires time.Time
 }
 
 // IsAdmin reports whether the caller may administer the shop.

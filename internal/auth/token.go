@@ -175,7 +175,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if sub == "" || role == "" {
 		return Identity{}, apperr.Errorf(apperr.Unauthenticated, "invalid token")
 	}
-	return Identity{UserID: sub, Email: email, Role: role, Token: token}, nil
+	exp, _ := tok.Expiration()
+	return Identity{UserID: sub, Email: email, Role: role, Token: token, Expires: exp}, nil
 }
 
 // JWKSHandler serves set as a JSON Web Key Set.

@@ -46,7 +46,7 @@ func TestVerify(t *testing.T) {
 	signer, verifier, signerAt := newKey(t)
 	other, _, _ := newKey(t)
 	id := auth.Identity{UserID: "u1", Email: "a@example.com", Role: auth.RoleCustomer}
-	good, _, err := signer.Issue(id)
+	good, goodExp, err := signer.Issue(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +78,9 @@ func TestVerify(t *testing.T) {
 				}
 				if got.UserID != "u1" || got.Role != auth.RoleCustomer || got.Email != "a@example.com" {
 					t.Fatalf("identity = %+v", got)
+				}
+				if !got.Expires.Equal(goodExp.Truncate(time.Second)) {
+					t.Fatalf("Expires = %v, want %v", got.Expires, goodExp.Truncate(time.Second))
 				}
 				return
 			}
