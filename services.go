@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory"
@@ -16,6 +20,32 @@ import (
 	"github.com/shopgraph/shopgraph/subgraphs/users"
 	userspg "github.com/shopgraph/shopgraph/subgraphs/users/postgres"
 )
+
+// deps are what the PostgreSQL services share: their pool (migrated), the
+// Redis client and the token verifier.
+type deps struct {
+	pool  *pgxpool.Pool
+	redis *redis.Client
+	v     *auth.Verifier
+}
+
+// depsFor opens service s's PostgreSQL schema and the shared Redis client
+// and verifier.
+func (a *app) depsFor(ctx context.Context, s string, migrations fs.FS) (deps, error) {
+	pool, err := a.pool(ctx, s, migrations)
+	if err != nil {
+		return deps{}, err
+	}
+	rdb, err := a.redisClient(ctx)
+	if err != nil {
+		return deps{}, err
+	}
+	v, err := a.tokenVerifier()
+	if err != nil {
+		return deps{}, err
+	}
+	return deps{pool: pool, redis: rdb, v: v}, nil
+}
 
 // The builders below wire each subgraph from the configuration; each opens
 // only what its service needs.
@@ -80,21 +110,13 @@ func buildProducts(ctx context.Context, a *app) (component, error) {
 }
 
 func buildInventory(ctx context.Context, a *app) (component, error) {
-	pool, err := a.pool(ctx, "inventory", inventorypg.Migrations)
-	if err != nil {
-		return component{}, err
-	}
-	rdb, err := a.redisClient(ctx)
-	if err != nil {
-		return component{}, err
-	}
-	v, err := a.tokenVerifier()
+	d, err := a.depsFor(ctx, "inventory", inventorypg.Migrations)
 	if err != nil {
 		return component{}, err
 	}
 	svc, err := inventory.New(ctx, inventory.Config{
-		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, ReservationTTL: a.cfg.ReservationTTL,
-		ProductsURL: a.urls["products"], Verifier: v,
+		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, ReservationTTL: a.cfg.ReservationTTL,
+		ProductsURL: a.urls["products"], Verifier: d.v,
 		Log: a.log.With("service", "inventory"),
 	})
 	if err != nil {
@@ -104,20 +126,12 @@ func buildInventory(ctx context.Context, a *app) (component, error) {
 }
 
 func buildPayments(ctx context.Context, a *app) (component, error) {
-	pool, err := a.pool(ctx, "payments", paymentspg.Migrations)
-	if err != nil {
-		return component{}, err
-	}
-	rdb, err := a.redisClient(ctx)
-	if err != nil {
-		return component{}, err
-	}
-	v, err := a.tokenVerifier()
+	d, err := a.depsFor(ctx, "payments", paymentspg.Migrations)
 	if err != nil {
 		return component{}, err
 	}
 	svc, err := payments.New(ctx, payments.Config{
-		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, Verifier: v,
+		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, Verifier: d.v,
 		Log: a.log.With("service", "payments"),
 	})
 	if err != nil {
@@ -127,20 +141,12 @@ func buildPayments(ctx context.Context, a *app) (component, error) {
 }
 
 func buildShipping(ctx context.Context, a *app) (component, error) {
-	pool, err := a.pool(ctx, "shipping", shippingpg.Migrations)
-	if err != nil {
-		return component{}, err
-	}
-	rdb, err := a.redisClient(ctx)
-	if err != nil {
-		return component{}, err
-	}
-	v, err := a.tokenVerifier()
+	d, err := a.depsFor(ctx, "shipping", shippingpg.Migrations)
 	if err != nil {
 		return component{}, err
 	}
 	svc, err := shipping.New(ctx, shipping.Config{
-		DB: pool, Redis: rdb, StreamPrefix: a.cfg.RedisPrefix, Verifier: v,
+		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, Verifier: d.v,
 		StepInterval: a.cfg.ShippingStepInterval,
 		Log:          a.log.With("service", "shipping"),
 	})
@@ -184,20 +190,12 @@ func buildNotifications(ctx context.Context, a *app) (component, error) {
 }
 
 func buildOrders(ctx context.Context, a *app) (component, error) {
-	pool, err := a.pool(ctx, "orders", orders.Migrations)
-	if err != nil {
-		return component{}, err
-	}
-	rdb, err := a.redisClient(ctx)
-	if err != nil {
-		return component{}, err
-	}
-	v, err := a.tokenVerifier()
+	d, err := a.depsFor(ctx, "orders", orders.Migrations)
 	if err != nil {
 		return component{}, err
 	}
 	svc, err := orders.New(ctx, orders.Config{
-		DB: pool, Redis: rdb, Prefix: a.cfg.RedisPrefix, Verifier: v,
+		DB: d.pool, Redis: d.redis, Prefix: a.cfg.RedisPrefix, Verifier: d.v,
 		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"],
 		ReservationTTL: a.cfg.ReservationTTL, StepTimeout: a.cfg.SagaStepTimeout,
 		Log: a.log.With("service", "orders"),
