@@ -3,17 +3,13 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/gid"
+	"github.com/shopgraph/shopgraph/internal/graphqlclient"
 	"github.com/shopgraph/shopgraph/internal/money"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/cart"
 )
@@ -36,8 +32,7 @@ const byID = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... o
 // endpoint. It asks anonymously, so that every customer is shown the same
 // catalog.
 type Client struct {
-	url  string
-	http *http.Client
+	gql *graphqlclient.Client
 }
 
 var _ cart.Catalog = (*Client)(nil)
@@ -45,10 +40,7 @@ var _ cart.Catalog = (*Client)(nil)
 // New returns a client of the products subgraph at url (its /graphql
 // endpoint). hc may be nil: a client with a 5 s timeout is used.
 func New(url string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = &http.Client{Timeout: 5 * time.Second}
-	}
-	return &Client{url: url, http: hc}
+	return &Client{gql: graphqlclient.New(url, "the product catalog", hc, false)}
 }
 
 type variant struct {
@@ -71,11 +63,11 @@ func (c *Client) Variants(ctx context.Context, skus []string) (map[string]cart.V
 		var data struct {
 			VariantsBySku []*variant `json:"variantsBySku"`
 		}
-		if err := c.ask(ctx, bySKU, map[string]any{"skus": chunk}, &data); err != nil {
+		if err := c.gql.Do(ctx, bySKU, map[string]any{"skus": chunk}, &data); err != nil {
 			return nil, err
 		}
 		if len(data.VariantsBySku) != len(chunk) {
-			return nil, unavailable(fmt.Errorf("variantsBySku: %d answers for %d SKUs", len(data.VariantsBySku), len(chunk)))
+			return nil, c.gql.Unavailable(fmt.Errorf("variantsBySku: %d answers for %d SKUs", len(data.VariantsBySku), len(chunk)))
 		}
 		var missing []string
 		for i, v := range data.VariantsBySku {
@@ -95,7 +87,7 @@ func (c *Client) Variants(ctx context.Context, skus []string) (map[string]cart.V
 		var ents struct {
 			Entities []*variant `json:"_entities"`
 		}
-		if err := c.ask(ctx, byID, map[string]any{"reps": reps}, &ents); err != nil {
+		if err := c.gql.Do(ctx, byID, map[string]any{"reps": reps}, &ents); err != nil {
 			return nil, err
 		}
 		for i, v := range ents.Entities {
@@ -117,53 +109,6 @@ func put(out map[string]cart.Variant, sku string, v *variant) {
 	}
 }
 
-type response struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []struct {
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-// ask posts query with vars and decodes the response's data into data.
-// Returns UNAVAILABLE if the products subgraph cannot be reached or answers
-// with errors.
-func (c *Client) ask(ctx context.Context, query string, vars map[string]any, data any) error {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("catalog request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	res, err := c.http.Do(req)
-	if err != nil {
-		return unavailable(fmt.Errorf("ask catalog: %w", err))
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
-	if err != nil {
-		return unavailable(fmt.Errorf("ask catalog: read response: %w", err))
-	}
-	var out response
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return unavailable(fmt.Errorf("ask catalog: status %d, undecodable response: %w", res.StatusCode, err))
-	}
-	if len(out.Errors) > 0 || len(out.Data) == 0 || string(out.Data) == "null" {
-		msgs := make([]string, len(out.Errors))
-		for i, e := range out.Errors {
-			msgs[i] = e.Message
-		}
-		return unavailable(fmt.Errorf("ask catalog: status %d: %s", res.StatusCode, strings.Join(msgs, "; ")))
-	}
-	if err := json.Unmarshal(out.Data, data); err != nil {
-		return unavailable(fmt.Errorf("ask catalog: decode data: %w", err))
-	}
-	return nil
-}
-
 func dedupe(skus []string) []string {
 	seen := make(map[string]bool, len(skus))
 	out := make([]string, 0, len(skus))
@@ -174,18 +119,4 @@ func dedupe(skus []string) []string {
 		}
 	}
 	return out
-}
-
-// upstreamError is UNAVAILABLE for the client and keeps the cause for the
-// log.
-type upstreamError struct {
-	public *apperr.Error
-	cause  error
-}
-
-func (e upstreamError) Unwrap() []error { return []error{e.public, e.cause} }
-func (e upstreamError) Error() string   { return e.cause.Error() }
-
-func unavailable(cause error) error {
-	return upstreamError{public: apperr.Errorf(apperr.Unavailable, "the product catalog cannot be reached; try again"), cause: cause}
 }
