@@ -153,14 +153,3 @@ func decodeReps[T any](reps []T, typ string, id func(T) string) ([]string, error
 	}
 	return keys, errs
 }
-
-// present returns the non-empty keys.
-func present(keys []string) []string {
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		if k != "" {
-			out = append(out, k)
-		}
-	}
-	return out
-}

@@ -14,17 +14,15 @@ import (
 // FindManyReservationByIDs is the resolver for the findManyReservationByIDs field.
 func (r *entityResolver) FindManyReservationByIDs(ctx context.Context, reps []*model.ReservationByIDsInput) ([]*model.Reservation, error) {
 	keys, errs := decodeReps(reps, typeReservation, func(r *model.ReservationByIDsInput) string { return r.ID })
-	rs, err := r.Stock.Reservations(ctx, present(keys))
+	rs, err := loadMany(ctx, r.loadersFor(ctx).reservation, keys)
 	if err != nil {
 		return nil, err
 	}
-	byID := map[string]*model.Reservation{}
-	for _, res := range rs {
-		byID[res.ID] = reservationModel(res)
-	}
 	out := make([]*model.Reservation, len(reps))
-	for i, k := range keys {
-		out[i] = byID[k]
+	for i, res := range rs {
+		if res != nil {
+			out[i] = reservationModel(*res)
+		}
 	}
 	return out, errs
 }
@@ -32,17 +30,15 @@ func (r *entityResolver) FindManyReservationByIDs(ctx context.Context, reps []*m
 // FindManyStockItemByIDs is the resolver for the findManyStockItemByIDs field.
 func (r *entityResolver) FindManyStockItemByIDs(ctx context.Context, reps []*model.StockItemByIDsInput) ([]*model.StockItem, error) {
 	keys, errs := decodeReps(reps, typeStockItem, func(r *model.StockItemByIDsInput) string { return r.ID })
-	items, err := r.Stock.Items(ctx, present(keys))
+	items, err := loadMany(ctx, r.loadersFor(ctx).item, keys)
 	if err != nil {
 		return nil, err
 	}
-	bySKU := map[string]*model.StockItem{}
-	for _, it := range items {
-		bySKU[it.SKU] = stockItemModel(it)
-	}
 	out := make([]*model.StockItem, len(reps))
-	for i, k := range keys {
-		out[i] = bySKU[k]
+	for i, it := range items {
+		if it != nil {
+			out[i] = stockItemModel(*it)
+		}
 	}
 	return out, errs
 }

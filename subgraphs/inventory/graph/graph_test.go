@@ -35,11 +35,26 @@ func (c fakeCatalog) KnownSKUs(_ context.Context, skus []string) (map[string]boo
 	return out, nil
 }
 
-// countingStore counts the calls to Items, the stock-level lookup.
+// countingStore counts the calls to Items, the stock-level lookup, and to
+// Reservations.
 type countingStore struct {
 	stock.Store
-	mu    sync.Mutex
-	items [][]string
+	mu           sync.Mutex
+	items        [][]string
+	reservations [][]string
+}
+
+func (s *countingStore) Reservations(ctx context.Context, ids []string) ([]stock.Reservation, error) {
+	s.mu.Lock()
+	s.reservations = append(s.reservations, slices.Clone(ids))
+	s.mu.Unlock()
+	return s.Store.Reservations(ctx, ids)
+}
+
+func (s *countingStore) reservationCalls() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reservations)
 }
 
 func (s *countingStore) Items(ctx context.Context, skus []string) ([]stock.Item, error) {
@@ -329,6 +344,95 @@ func TestVariantStockThroughEntities(t *testing.T) {
 		map[string]any{"r": []map[string]any{{"__typename": "Variant", "id": gid.Encode("Product", "p1")}}})
 	if res.code() != apperr.InvalidInput {
 		t.Errorf("a Product ID as a Variant: %+v", res.Errors)
+	}
+}
+
+// TestNodeBatch: a batch of node(id:) fields, as the gateway sends, is one
+// store lookup per type, for node and for _entities.
+func TestNodeBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for sku, n := range map[string]int{"MUG": 7, "CAP": 3, "BOOT-42": 1} {
+		if res := e.do(t, e.admin, adjust, map[string]any{"sku": sku, "delta": n, "reason": "count"}); len(res.Errors) > 0 {
+			t.Fatal(res.Errors)
+		}
+	}
+	var resIDs []string
+	for _, o := range []string{"o1", "o2", "o3"} {
+		out, err := e.svc.Reserve(t.Context(), contract.ReserveStock{OrderID: o, Lines: []contract.Line{{SKU: "MUG", Quantity: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resIDs = append(resIDs, gid.Encode("Reservation", out.Reservation.ID))
+	}
+	items := []string{gid.Encode("StockItem", "MUG"), gid.Encode("StockItem", "CAP"), gid.Encode("StockItem", "NEVER-STOCKED"), gid.Encode("StockItem", "BOOT-42")}
+	ids := append(slices.Clone(items), resIDs...)
+	ids = append(ids, gid.Encode("Reservation", "00000000-0000-0000-0000-000000000000"))
+
+	var q strings.Builder
+	q.WriteString("{")
+	for i, id := range ids {
+		fmt.Fprintf(&q, " n%d: node(id: %q) { id ... on StockItem { onHand } ... on Reservation { status } }", i, id)
+	}
+	q.WriteString(" }")
+	items0, res0 := len(e.store.itemCalls()), len(e.store.reservationCalls())
+	var d map[string]*struct {
+		ID     string `json:"id"`
+		OnHand int    `json:"onHand"`
+		Status string `json:"status"`
+	}
+	e.data(t, e.admin, q.String(), nil, &d)
+	for i, id := range ids {
+		n := d[fmt.Sprintf("n%d", i)]
+		missing := i == 2 || i == len(ids)-1
+		if missing != (n == nil) || (n != nil && n.ID != id) {
+			t.Errorf("node %d (%s): %+v", i, id, n)
+		}
+	}
+	if n := d["n0"]; n == nil || n.OnHand != 7 {
+		t.Errorf("MUG: %+v", n)
+	}
+	if n := d["n4"]; n == nil || n.Status != "ACTIVE" {
+		t.Errorf("reservation: %+v", n)
+	}
+	if calls := e.store.itemCalls()[items0:]; len(calls) != 1 || len(calls[0]) != 4 {
+		t.Errorf("stock item lookups %v, want 1 of 4 SKUs", calls)
+	}
+	if calls := e.store.reservationCalls()[res0:]; len(calls) != 1 || len(calls[0]) != 4 {
+		t.Errorf("reservation lookups %v, want 1 of 4 IDs", calls)
+	}
+
+	// _entities: one lookup per type as well.
+	reps := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		typ, _, _ := gid.Decode(id)
+		reps[i] = map[string]any{"__typename": typ, "id": id}
+	}
+	items0, res0 = len(e.store.itemCalls()), len(e.store.reservationCalls())
+	var ents struct {
+		Entities []*struct {
+			ID string `json:"id"`
+		} `json:"_entities"`
+	}
+	e.data(t, e.admin, `query($r: [_Any!]!) { _entities(representations: $r) { ... on StockItem { id } ... on Reservation { id } } }`,
+		map[string]any{"r": reps}, &ents)
+	for i, id := range ids {
+		missing := i == 2 || i == len(ids)-1
+		if got := ents.Entities[i]; missing != (got == nil) || (got != nil && got.ID != id) {
+			t.Errorf("entity %d (%s): %+v", i, id, got)
+		}
+	}
+	if calls := e.store.itemCalls()[items0:]; len(calls) != 1 {
+		t.Errorf("stock item lookups %v, want 1", calls)
+	}
+	if calls := e.store.reservationCalls()[res0:]; len(calls) != 1 {
+		t.Errorf("reservation lookups %v, want 1", calls)
+	}
+
+	// Still admin only.
+	res := e.do(t, e.customer, q.String(), nil)
+	if res.code() != apperr.Forbidden {
+		t.Errorf("customer: %+v", res.Errors)
 	}
 }
 

@@ -22,6 +22,10 @@ type loaders struct {
 	stock *dataloadgen.Loader[string, stock.Item]
 	// ledger loads ledger pages; keys with the same page arguments share a query.
 	ledger *dataloadgen.Loader[ledgerKey, stock.LedgerPage]
+	// item loads stock items by SKU (admin); nil for a SKU never stocked.
+	item *dataloadgen.Loader[string, *stock.Item]
+	// reservation loads reservations by ID (admin); nil for none.
+	reservation *dataloadgen.Loader[string, *stock.Reservation]
 }
 
 type loadersKey struct{}
@@ -61,7 +65,68 @@ func newLoaders(svc *stock.Service) *loaders {
 			}
 			return out, nil
 		}),
+		item: dataloadgen.NewLoader(byKey(func(ctx context.Context, skus []string) (map[string]*stock.Item, error) {
+			items, err := svc.Items(ctx, skus)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]*stock.Item, len(items))
+			for i := range items {
+				m[items[i].SKU] = &items[i]
+			}
+			return m, nil
+		})),
+		reservation: dataloadgen.NewLoader(byKey(func(ctx context.Context, ids []string) (map[string]*stock.Reservation, error) {
+			rs, err := svc.Reservations(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]*stock.Reservation, len(rs))
+			for i := range rs {
+				m[rs[i].ID] = &rs[i]
+			}
+			return m, nil
+		})),
 	}
+}
+
+// byKey adapts a fetch that returns what exists by key to dataloadgen: a
+// missing key is the zero value (nil), not an error.
+func byKey[V any](fetch func(context.Context, []string) (map[string]V, error)) func(context.Context, []string) ([]V, []error) {
+	return func(ctx context.Context, keys []string) ([]V, []error) {
+		m, err := fetch(ctx, keys)
+		if err != nil {
+			return nil, []error{err}
+		}
+		out := make([]V, len(keys))
+		for i, k := range keys {
+			out[i] = m[k]
+		}
+		return out, nil
+	}
+}
+
+// loadMany loads the non-empty keys together, in one batch; the value of an
+// empty key is the zero value. It returns the first error.
+func loadMany[V any](ctx context.Context, l *dataloadgen.Loader[string, V], keys []string) ([]V, error) {
+	thunks := make([]func() (V, error), len(keys))
+	for i, k := range keys {
+		if k != "" {
+			thunks[i] = l.LoadThunk(ctx, k)
+		}
+	}
+	out := make([]V, len(keys))
+	for i, th := range thunks {
+		if th == nil {
+			continue
+		}
+		v, err := th()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // Middleware gives each request its own loaders.

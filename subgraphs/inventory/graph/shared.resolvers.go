@@ -8,9 +8,10 @@ package graph
 import (
 	"context"
 
-	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory/graph/model"
+	"github.com/shopgraph/shopgraph/subgraphs/inventory/stock"
 )
 
 // Node is the resolver for the node field.
@@ -29,20 +30,25 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		}
 		return variantModel(id, it), nil
 	case typeStockItem:
-		it, err := r.Stock.Item(ctx, key)
-		if apperr.Code(err) == apperr.NotFound {
-			return nil, nil
-		}
-		if err != nil {
+		// As Stock.Item: admin only, and a malformed SKU is refused.
+		if _, err := auth.RequireAdmin(ctx); err != nil {
 			return nil, err
 		}
-		return stockItemModel(it), nil
+		sku := stock.NormalizeSKU(key)
+		if err := stock.ValidateSKU("sku", sku); err != nil {
+			return nil, err
+		}
+		it, err := r.loadersFor(ctx).item.Load(ctx, sku)
+		if it == nil || err != nil {
+			return nil, err
+		}
+		return stockItemModel(*it), nil
 	case typeReservation:
-		rs, err := r.Stock.Reservations(ctx, []string{key})
-		if err != nil || len(rs) == 0 {
+		res, err := r.loadersFor(ctx).reservation.Load(ctx, key)
+		if res == nil || err != nil {
 			return nil, err
 		}
-		return reservationModel(rs[0]), nil
+		return reservationModel(*res), nil
 	case typeOrder:
 		return &model.Order{ID: id}, nil
 	case typeUser:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/subgraphs/payments/graph/model"
+	"github.com/shopgraph/shopgraph/subgraphs/payments/payment"
 )
 
 // FindManyOrderByIDs is the resolver for the findManyOrderByIDs field.
@@ -48,14 +49,19 @@ func (r *entityResolver) FindManyRefundByIDs(ctx context.Context, reps []*model.
 		ids[i] = rep.ID
 	}
 	keys := localIDs(typeRefund, ids)
-	rs, err := r.Payments.RefundsByIDs(ctx, keys)
-	if err != nil {
-		return nil, err
+	l := r.loadersFor(ctx).refund
+	thunks := make([]func() (*payment.Refund, error), len(keys))
+	for i, k := range keys {
+		thunks[i] = l.LoadThunk(ctx, k)
 	}
 	out := make([]*model.Refund, len(reps))
-	for i, k := range keys {
-		if rf, ok := rs[k]; ok {
-			out[i] = toRefund(rf)
+	for i, th := range thunks {
+		rf, err := th()
+		if err != nil {
+			return nil, err
+		}
+		if rf != nil {
+			out[i] = toRefund(*rf)
 		}
 	}
 	return out, nil

@@ -18,6 +18,9 @@ type loaders struct {
 	latest   *dataloadgen.Loader[string, *payment.Payment]
 	refunds  *dataloadgen.Loader[string, []payment.Refund]
 	timeline *dataloadgen.Loader[string, []payment.Event]
+	// refund loads refunds by ID, nil for one that does not exist or whose
+	// payment the caller may not see.
+	refund *dataloadgen.Loader[string, *payment.Refund]
 }
 
 // wait is how long a loader collects keys before it fetches.
@@ -29,6 +32,22 @@ func newLoaders(s *payment.Service) *loaders {
 		latest:   dataloadgen.NewLoader(byKey(s.LatestPayments), dataloadgen.WithWait(wait)),
 		refunds:  dataloadgen.NewLoader(byKey(s.Refunds), dataloadgen.WithWait(wait)),
 		timeline: dataloadgen.NewLoader(byKey(s.Timelines), dataloadgen.WithWait(wait)),
+		refund:   dataloadgen.NewLoader(byKey(refundsByIDs(s)), dataloadgen.WithWait(wait)),
+	}
+}
+
+// refundsByIDs is s.RefundsByIDs with a nil for a missing refund.
+func refundsByIDs(s *payment.Service) func(context.Context, []string) (map[string]*payment.Refund, error) {
+	return func(ctx context.Context, ids []string) (map[string]*payment.Refund, error) {
+		rs, err := s.RefundsByIDs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]*payment.Refund, len(rs))
+		for id, r := range rs {
+			out[id] = &r
+		}
+		return out, nil
 	}
 }
 

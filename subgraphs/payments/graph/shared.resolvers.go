@@ -32,15 +32,11 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		}
 		return p, nil
 	case typeRefund:
-		rs, err := r.Payments.RefundsByIDs(ctx, []string{key})
-		if err != nil {
+		rf, err := r.loadersFor(ctx).refund.Load(ctx, key)
+		if rf == nil || err != nil {
 			return nil, err
 		}
-		rf, ok := rs[key]
-		if !ok {
-			return nil, nil
-		}
-		return toRefund(rf), nil
+		return toRefund(*rf), nil
 	}
 	// A type this service does not know.
 	return nil, nil
