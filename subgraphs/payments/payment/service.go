@@ -296,37 +296,10 @@ func (s *Service) Capture(ctx context.Context, orderID string) (*Payment, error)
 		r.Amount = p.Captured
 		return Notice{Type: contract.TypePaymentCaptured, Result: r}
 	}
-	for range conflictRetries {
-		evs, err := p.Capture(s.at())
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			return p, s.store.Publish(ctx, answer(p))
-		}
-		err = s.retry.do(ctx, s.logRetry(ctx, "capture", p), func(ctx context.Context) error {
-			return s.provider.Capture(ctx, p.Reference, p.Amount)
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, providerError("capture", err)
-		}
-		next := p.With(evs...)
-		err = s.store.Append(ctx, p, evs, answer(next))
-		if apperr.Code(err) == apperr.Conflict {
-			if p, err = s.store.Load(ctx, p.ID); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("capture payment: %w", err)
-		}
-		return next, nil
-	}
-	return nil, apperr.Errorf(apperr.Conflict, "payment %s is changing too often, try again", p.ID)
+	return s.settle(ctx, "capture", p, nil,
+		func(p *Payment) ([]Event, error) { return p.Capture(s.at()) },
+		func(ctx context.Context, p *Payment) error { return s.provider.Capture(ctx, p.Reference, p.Amount) },
+		answer)
 }
 
 // Void answers a VoidPayment command (a compensation): it releases the
@@ -353,30 +326,56 @@ func (s *Service) Void(ctx context.Context, orderID, reason string) (*Payment, e
 		r.Reason = reason
 		return Notice{Type: contract.TypePaymentVoided, Result: r}
 	}
-	for range conflictRetries {
+	guard := func(p *Payment) (bool, *Payment, error) {
 		switch p.Status {
 		case StatusPending:
-			return nil, apperr.Errorf(apperr.Unavailable, "the authorization of payment %s is still being decided", p.ID)
+			return true, nil, apperr.Errorf(apperr.Unavailable, "the authorization of payment %s is still being decided", p.ID)
 		case StatusDeclined, StatusFailed:
 			n := answer(p)
 			n.Result.Reason = fmt.Sprintf("nothing to void: the payment was %s", strings.ToLower(string(p.Status)))
-			return p, s.store.Publish(ctx, n)
+			return true, p, s.store.Publish(ctx, n)
 		}
-		evs, err := p.Void(reason, s.at())
+		return false, nil, nil
+	}
+	return s.settle(ctx, "void", p, guard,
+		func(p *Payment) ([]Event, error) { return p.Void(reason, s.at()) },
+		func(ctx context.Context, p *Payment) error { return s.provider.Void(ctx, p.Reference) },
+		answer)
+}
+
+// settle takes one provider-backed step of p (capture, void) and answers
+// the saga: guard, if not nil, may settle the step before anything else for
+// the payment as it is; decide returns the step's events (none: the step was
+// already taken, and the saga is answered again without asking the
+// provider); call asks the provider, retried while it fails transiently; the
+// events are appended with answer's notice in one transaction. When another
+// change got there first, the payment is reloaded and the step decided
+// again.
+func (s *Service) settle(ctx context.Context, op string, p *Payment,
+	guard func(*Payment) (done bool, _ *Payment, _ error),
+	decide func(*Payment) ([]Event, error),
+	call func(context.Context, *Payment) error,
+	answer func(*Payment) Notice,
+) (*Payment, error) {
+	for range conflictRetries {
+		if guard != nil {
+			if done, q, err := guard(p); done {
+				return q, err
+			}
+		}
+		evs, err := decide(p)
 		if err != nil {
 			return nil, err
 		}
 		if len(evs) == 0 {
 			return p, s.store.Publish(ctx, answer(p))
 		}
-		err = s.retry.do(ctx, s.logRetry(ctx, "void", p), func(ctx context.Context) error {
-			return s.provider.Void(ctx, p.Reference)
-		})
+		err = s.retry.do(ctx, s.logRetry(ctx, op, p), func(ctx context.Context) error { return call(ctx, p) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, providerError("void", err)
+			return nil, providerError(op, err)
 		}
 		next := p.With(evs...)
 		err = s.store.Append(ctx, p, evs, answer(next))
@@ -387,7 +386,7 @@ func (s *Service) Void(ctx context.Context, orderID, reason string) (*Payment, e
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("void payment: %w", err)
+			return nil, fmt.Errorf("%s payment: %w", op, err)
 		}
 		return next, nil
 	}
