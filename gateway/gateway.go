@@ -34,6 +34,9 @@ const (
 	DefaultMaxAliases      = 30
 	DefaultMaxCost         = 100000
 	DefaultMaxQueryBytes   = 32 << 10
+	DefaultMaxTokens       = 10000
+	DefaultMaxFields       = 1500
+	DefaultMaxSameName     = 50
 	DefaultMaxBatchSize    = 10
 	DefaultPlanCacheSize   = 1000
 	DefaultAPQCacheSize    = 1000
@@ -80,6 +83,15 @@ type Config struct {
 	MaxCost int
 	// MaxQueryBytes bounds the length of a query's text (default 32 KiB).
 	MaxQueryBytes int
+	// MaxTokens bounds the lexical tokens of a query (default 10000).
+	MaxTokens int
+	// MaxFields bounds the fields of an operation with its fragments
+	// expanded, and the fields written in a query (default 1500).
+	MaxFields int
+	// MaxSameNameFields bounds the fields of one response name in one
+	// selection set, fragments included (default 50): validation compares
+	// every pair of them.
+	MaxSameNameFields int
 	// MaxBatchSize bounds the operations of a batched request, a JSON array
 	// of requests (default 10); 1 allows no batching.
 	MaxBatchSize int
@@ -127,6 +139,7 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("timeouts and intervals must not be negative"))
 	}
 	if c.MaxDepth < 0 || c.MaxAliases < 0 || c.MaxCost < 0 || c.MaxQueryBytes < 0 || c.MaxBatchSize < 0 ||
+		c.MaxTokens < 0 || c.MaxFields < 0 || c.MaxSameNameFields < 0 ||
 		c.PlanCacheSize < 0 || c.APQCacheSize < 0 {
 		errs = append(errs, errors.New("limits and cache sizes must not be negative"))
 	}
@@ -137,6 +150,9 @@ func (c *Config) validate() error {
 	setDefault(&c.MaxCost, DefaultMaxCost)
 	setDefault(&c.MaxQueryBytes, DefaultMaxQueryBytes)
 	setDefault(&c.MaxBatchSize, DefaultMaxBatchSize)
+	setDefault(&c.MaxTokens, DefaultMaxTokens)
+	setDefault(&c.MaxFields, DefaultMaxFields)
+	setDefault(&c.MaxSameNameFields, DefaultMaxSameName)
 	setDefault(&c.PlanCacheSize, DefaultPlanCacheSize)
 	setDefault(&c.APQCacheSize, DefaultAPQCacheSize)
 	if c.Log == nil {

@@ -33,6 +33,10 @@ func newFieldLocations(sources []*graphql.RemoteSchema, names map[string]string)
 				key := name + "." + f.Name
 				locs[key] = append(locs[key], names[src.URL])
 			}
+			// nautilus asks any service that defines the type for its
+			// __typename.
+			key := name + ".__typename"
+			locs[key] = append(locs[key], names[src.URL])
 		}
 	}
 	locs["Query.node"] = []string{gatewayLocation}
@@ -42,10 +46,20 @@ func newFieldLocations(sources []*graphql.RemoteSchema, names map[string]string)
 // planSteps estimates, from above, the number of steps nautilus's planner
 // makes for the selections set of type parent resolved at location loc: a
 // step per foreign service per selection set, as the planner groups them.
+//
+// A __typename that loc cannot answer counts as a step of its own: nautilus
+// sends it to any service that defines the type, not necessarily one the
+// other fields go to. A chain of fragments on Query that each select
+// __typename and spread the next makes a step per fragment.
 func (l fieldLocations) planSteps(doc *ast.QueryDocument, set ast.SelectionSet, parent, loc string) int {
+	return l.steps(doc, set, parent, loc, map[string]map[string]bool{})
+}
+
+func (l fieldLocations) steps(doc *ast.QueryDocument, set ast.SelectionSet, parent, loc string, memo map[string]map[string]bool) int {
 	type pending struct {
-		field  *ast.Field
-		parent string
+		field    *ast.Field
+		parent   string
+		location string
 	}
 	foreign := map[string][]pending{}
 	var order []string
@@ -55,22 +69,19 @@ func (l fieldLocations) planSteps(doc *ast.QueryDocument, set ast.SelectionSet, 
 		for _, sel := range set {
 			switch s := sel.(type) {
 			case *ast.Field:
-				if s.Name == "__typename" {
-					continue
-				}
 				locs := l[parent+"."+s.Name]
 				if s.Name == "id" && loc == gatewayLocation {
 					locs = append(locs, gatewayLocation)
 				}
 				if len(locs) == 0 || slices.Contains(locs, loc) {
-					n += l.planSteps(doc, s.SelectionSet, fieldType(s), loc)
+					n += l.steps(doc, s.SelectionSet, fieldType(s), loc, memo)
 					continue
 				}
-				target := locs[0]
+				target := foreignTarget(s, locs)
 				if _, ok := foreign[target]; !ok {
 					order = append(order, target)
 				}
-				foreign[target] = append(foreign[target], pending{s, parent})
+				foreign[target] = append(foreign[target], pending{s, parent, locs[0]})
 			case *ast.InlineFragment:
 				cond := s.TypeCondition
 				if cond == "" {
@@ -81,7 +92,7 @@ func (l fieldLocations) planSteps(doc *ast.QueryDocument, set ast.SelectionSet, 
 				if f := doc.Fragments.ForName(s.Name); f != nil {
 					// nautilus plans a spread's foreign fields once more on
 					// their own.
-					n += len(l.foreignServices(doc, f.SelectionSet, f.TypeCondition, loc))
+					n += len(l.foreignServices(doc, f.SelectionSet, f.TypeCondition, loc, memo))
 					walk(f.SelectionSet, f.TypeCondition)
 				}
 			}
@@ -91,32 +102,49 @@ func (l fieldLocations) planSteps(doc *ast.QueryDocument, set ast.SelectionSet, 
 	for _, target := range order {
 		n++
 		for _, p := range foreign[target] {
-			n += l.planSteps(doc, p.field.SelectionSet, fieldType(p.field), target)
+			n += l.steps(doc, p.field.SelectionSet, fieldType(p.field), p.location, memo)
 		}
 	}
 	return n
 }
 
-// foreignServices returns the services other than loc that the fields of
-// set (directly, or through fragments) need.
-func (l fieldLocations) foreignServices(doc *ast.QueryDocument, set ast.SelectionSet, parent, loc string) map[string]bool {
+// foreignTarget names the step a field of another service joins: the
+// service's, or one of its own for __typename.
+func foreignTarget(f *ast.Field, locs []string) string {
+	if f.Name == "__typename" {
+		return "__typename " + locs[0]
+	}
+	return locs[0]
+}
+
+// foreignServices returns the steps (see foreignTarget) other than loc's
+// that the fields of set (directly, or through fragments) need. memo holds
+// the answer for each fragment and location already walked.
+func (l fieldLocations) foreignServices(doc *ast.QueryDocument, set ast.SelectionSet, parent, loc string, memo map[string]map[string]bool) map[string]bool {
 	out := map[string]bool{}
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			if locs := l[parent+"."+s.Name]; len(locs) > 0 && !slices.Contains(locs, loc) && s.Name != "__typename" {
-				out[locs[0]] = true
+			if locs := l[parent+"."+s.Name]; len(locs) > 0 && !slices.Contains(locs, loc) {
+				out[foreignTarget(s, locs)] = true
 			}
 		case *ast.InlineFragment:
 			cond := s.TypeCondition
 			if cond == "" {
 				cond = parent
 			}
-			maps.Copy(out, l.foreignServices(doc, s.SelectionSet, cond, loc))
+			maps.Copy(out, l.foreignServices(doc, s.SelectionSet, cond, loc, memo))
 		case *ast.FragmentSpread:
-			if f := doc.Fragments.ForName(s.Name); f != nil {
-				maps.Copy(out, l.foreignServices(doc, f.SelectionSet, f.TypeCondition, loc))
+			key := s.Name + "\x00" + loc
+			got, ok := memo[key]
+			if !ok {
+				memo[key] = nil // validation rules out cycles; this guards anyway
+				if f := doc.Fragments.ForName(s.Name); f != nil {
+					got = l.foreignServices(doc, f.SelectionSet, f.TypeCondition, loc, memo)
+				}
+				memo[key] = got
 			}
+			maps.Copy(out, got)
 		}
 	}
 	return out

@@ -11,8 +11,9 @@ import (
 	nautilus "github.com/nautilus/gateway"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
+
+	"github.com/shopgraph/shopgraph/internal/gqllimit"
 )
 
 // operation is an operation parsed, validated against one snapshot's
@@ -82,9 +83,15 @@ func (g *Gateway) prepare(snap *snapshot, p params, method string) (*operation, 
 // compile parses, validates, checks and plans the operation named
 // operationName in query.
 func (g *Gateway) compile(snap *snapshot, query, operationName string) (*operation, int, []*gqlerror.Error) {
-	doc, err := parser.ParseQuery(&ast.Source{Input: query})
-	if err != nil {
-		return nil, http.StatusBadRequest, withCode(err, codeParseFailed)
+	// Tokens and fields are bounded before validation, which costs the
+	// square of the fields of one name in a selection set, and before
+	// planning and execution, which walk every fragment spread expanded.
+	doc, lerr := gqllimit.Parse(query, gqllimit.Limits{
+		MaxTokens: g.cfg.MaxTokens, MaxFields: g.cfg.MaxFields, MaxSameName: g.cfg.MaxSameNameFields,
+	})
+	if lerr != nil {
+		lerr.Rule = ""
+		return nil, http.StatusBadRequest, gqlerror.List{lerr}
 	}
 	if errs := validator.ValidateWithRules(snap.schema, doc, nil); len(errs) > 0 {
 		return nil, http.StatusBadRequest, withCode(errs, codeValidationFailed)

@@ -56,6 +56,7 @@ func Handler(es graphql.ExecutableSchema, o Options) http.Handler {
 	if o.Verifier != nil {
 		h = auth.Middleware(o.Verifier, log)(h)
 	}
+	h = limitBody(h)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -82,7 +83,10 @@ func NewServer(es graphql.ExecutableSchema, v *auth.Verifier, log *slog.Logger) 
 	// transport that supports a request serves it.
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(MaxTokens)
+	srv.Use(queryLimits{cache: cache})
 	srv.Use(extension.Introspection{})
 	srv.Use(operationAuth{v: v, log: log})
 	srv.SetErrorPresenter(Presenter(log))
