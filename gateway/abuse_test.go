@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shopgraph/shopgraph/gateway"
 )
 
 // labelledServer serves the gateway's handler with every request's
@@ -267,4 +269,25 @@ func aliases(n int) string {
 		fmt.Fprintf(&b, " a%d: __typename", i)
 	}
 	return b.String()
+}
+
+// TestRequestTimeoutStopsTheOperation: an operation is stopped at
+// RequestTimeout, with an error that says so, and leaves nothing running.
+func TestRequestTimeoutStopsTheOperation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *gateway.Config) { c.RequestTimeout = 300 * time.Millisecond })
+	s := newLabelledServer(t, e.gw.Handler())
+	start := time.Now()
+	res := postWithin(t, s.URL, `{ slow(ms: 20000) }`, 3*time.Second)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered after %v", took)
+	}
+	codes := map[any]bool{}
+	for i := range res.Errors {
+		codes[res.code(i)] = true
+	}
+	if !codes["TIMEOUT"] || string(res.Data) != `{"slow":null}` {
+		t.Errorf("want slow null and a TIMEOUT error, got %.500s", res.Raw)
+	}
+	s.settles(t, 2*time.Second)
 }

@@ -81,7 +81,7 @@ func (x *execution) run(plan *nautilus.QueryPlan) {
 	for _, s := range plan.RootStep.Then {
 		level = append(level, pending{step: s, target: x.data})
 	}
-	for len(level) > 0 {
+	for len(level) > 0 && x.ctx.Err() == nil {
 		batches := groupByQueryer(level)
 		results := make([][]fetched, len(batches))
 		if len(batches) == 1 {

@@ -29,6 +29,7 @@ import (
 // Defaults of the Config's zero values.
 const (
 	DefaultUpstreamTimeout = 10 * time.Second
+	DefaultRequestTimeout  = 30 * time.Second
 	DefaultStartupTimeout  = 60 * time.Second
 	DefaultMaxDepth        = 20
 	DefaultMaxAliases      = 30
@@ -61,6 +62,10 @@ type Config struct {
 	CORSOrigins []string
 	// UpstreamTimeout bounds every call to a service (default 10s).
 	UpstreamTimeout time.Duration
+	// RequestTimeout bounds the execution of one operation, all its calls
+	// to the services included (default 30s). A request also stops when
+	// its client goes.
+	RequestTimeout time.Duration
 	// StartupTimeout is how long New waits for every service to answer
 	// introspection (default 60s).
 	StartupTimeout time.Duration
@@ -135,7 +140,7 @@ func (c *Config) validate() error {
 	if c.Verifier == nil {
 		errs = append(errs, errors.New("no token verifier configured"))
 	}
-	if c.UpstreamTimeout < 0 || c.StartupTimeout < 0 || c.SchemaPollInterval < 0 {
+	if c.UpstreamTimeout < 0 || c.RequestTimeout < 0 || c.StartupTimeout < 0 || c.SchemaPollInterval < 0 {
 		errs = append(errs, errors.New("timeouts and intervals must not be negative"))
 	}
 	if c.MaxDepth < 0 || c.MaxAliases < 0 || c.MaxCost < 0 || c.MaxQueryBytes < 0 || c.MaxBatchSize < 0 ||
@@ -145,6 +150,7 @@ func (c *Config) validate() error {
 	}
 	setDefault(&c.UpstreamTimeout, DefaultUpstreamTimeout)
 	setDefault(&c.StartupTimeout, DefaultStartupTimeout)
+	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.MaxDepth, DefaultMaxDepth)
 	setDefault(&c.MaxAliases, DefaultMaxAliases)
 	setDefault(&c.MaxCost, DefaultMaxCost)

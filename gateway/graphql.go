@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -47,8 +49,15 @@ func (g *Gateway) serveOne(r *http.Request, p params) (response, int) {
 	g.remember(pq, p.Query)
 	info.operation = op.op.Name
 	log := g.log.With("request_id", info.requestID)
-	data, execErrs := g.execute(r.Context(), op, p.Variables)
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	data, execErrs := g.execute(ctx, op, p.Variables)
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	cancel()
 	pub := publicErrors(r, log, execErrs)
+	if timedOut {
+		pub = append(pub, requestError(codeTimeout, fmt.Sprintf(
+			"the operation took longer than %v and was stopped", g.cfg.RequestTimeout)))
+	}
 	sh := &shaper{schema: snap.schema, fragments: op.doc.Fragments, vars: p.Variables}
 	shaped := sh.root(data, op.op)
 	if len(sh.nulled) > 0 && len(pub) == 0 {

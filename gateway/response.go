@@ -27,6 +27,7 @@ const (
 	codePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED"
 	codeUnauthenticated            = apperr.Unauthenticated
 	codeUnavailable                = apperr.Unavailable
+	codeTimeout                    = "TIMEOUT"
 	codeInternal                   = apperr.Internal
 )
 
