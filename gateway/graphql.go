@@ -13,9 +13,15 @@ import (
 // serveGraphQL answers a GraphQL request, or a batch of them (a JSON array,
 // answered with an array, each operation run after the one before).
 func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
+	// application/json, or application/graphql-response+json when the
+	// client prefers it (text/event-stream is served by serveSSE).
+	media := mediaJSON
+	if negotiate(r).preferred == mediaGraphQLResponse {
+		media = mediaGraphQLResponse
+	}
 	reqs, batch, status, perr := g.readRequests(w, r)
 	if perr != nil {
-		writeErrors(w, status, perr)
+		writeJSONAs(w, status, media, response{Errors: []*gqlerror.Error{perr}})
 		return
 	}
 	if !batch {
@@ -23,14 +29,14 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
-		writeJSON(w, status, res)
+		writeJSONAs(w, status, media, res)
 		return
 	}
 	out := make([]response, len(reqs))
 	for i, p := range reqs {
 		out[i], _ = g.serveOne(r, p)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONAs(w, http.StatusOK, media, out)
 }
 
 // serveOne answers one GraphQL request with its response and HTTP status.

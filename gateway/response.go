@@ -46,12 +46,19 @@ func requestError(code, message string) *gqlerror.Error {
 
 // writeJSON writes v as the JSON body of a response with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONAs(w, status, mediaJSON, v)
+}
+
+// writeJSONAs writes v as the JSON body of a response with the given
+// status and media type (application/json or
+// application/graphql-response+json).
+func writeJSONAs(w http.ResponseWriter, status int, media string, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		body = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", media+mediaTypeParamCharset)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

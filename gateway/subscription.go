@@ -54,9 +54,11 @@ package gateway
 // queries included. The expiry is the token's exp claim, on the gateway's
 // clock (time.Now; the verifier's skew allowance does not extend it).
 //
-// Queries and mutations sent over a websocket or with Accept:
-// text/event-stream are answered by the gateway's ordinary query path, as one
-// result followed by complete.
+// Queries and mutations sent over a websocket, or with an Accept header that
+// prefers text/event-stream (listed first, or with the highest q; see
+// negotiate), are answered by the gateway's ordinary query path, as one
+// result followed by complete. One that lists text/event-stream after a
+// JSON type (urql's default) is answered with JSON.
 
 import (
 	"context"
@@ -240,7 +242,7 @@ func (g *Gateway) routeSubscriptions(next http.Handler) http.Handler {
 		case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 			g.subs.hookServer(r)
 			g.subs.serveWebsocket(w, r, next)
-		case wantsEventStream(r) && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		case negotiate(r).eventStream && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 			g.subs.hookServer(r)
 			g.subs.serveSSE(w, r, next)
 		default:
@@ -429,14 +431,4 @@ func (l fieldLocations) foreignField(doc *ast.QueryDocument, set ast.SelectionSe
 		return "", ""
 	}
 	return walk(set, parent)
-}
-
-// wantsEventStream reports whether r asks for Server-Sent Events.
-func wantsEventStream(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		if strings.Contains(strings.ToLower(v), "text/event-stream") {
-			return true
-		}
-	}
-	return false
 }

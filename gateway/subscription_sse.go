@@ -22,6 +22,16 @@ import (
 // then `complete`.
 func (s *subscriptions) serveSSE(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	var raw []byte
+	body := r.Body
+	// restore gives the query path the body as it came.
+	restore := func() {
+		if raw != nil {
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(raw), body), body}
+		}
+	}
 	if r.Method == http.MethodPost {
 		// Keep the body for the query path; readParams enforces the limit.
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
@@ -32,19 +42,33 @@ func (s *subscriptions) serveSSE(w http.ResponseWriter, r *http.Request, next ht
 		raw = b
 		r.Body = io.NopCloser(bytes.NewReader(raw))
 	}
+	// A client that lists text/event-stream but prefers JSON (urql) gets
+	// Server-Sent Events for subscriptions only.
+	streamAll := negotiate(r).preferred == mediaEventStream
 	p, status, perr := readParams(w, r)
 	if perr != nil {
+		if !streamAll {
+			restore()
+			next.ServeHTTP(w, r)
+			return
+		}
 		writeErrors(w, status, perr)
 		return
 	}
 	req, status, errs := s.prepare(p)
 	if len(errs) > 0 {
+		if n := negotiate(r); n.preferred == mediaGraphQLResponse {
+			writeJSONAs(w, status, n.preferred, response{Errors: errs})
+			return
+		}
 		writeErrors(w, status, errs...)
 		return
 	}
 	if req == nil {
-		if raw != nil {
-			r.Body = io.NopCloser(bytes.NewReader(raw))
+		restore()
+		if !streamAll {
+			next.ServeHTTP(w, r)
+			return
 		}
 		s.serveSSESingle(w, r, next)
 		return
