@@ -54,6 +54,13 @@ func newLabelledServer(t *testing.T, h http.Handler) *labelledServer {
 // goroutines counts the goroutines labelled with the server's test name.
 func (s *labelledServer) goroutines(t *testing.T) int {
 	t.Helper()
+	return s.goroutinesIn(t, "")
+}
+
+// goroutinesIn counts the goroutines labelled with the server's test name
+// whose stack mentions fn.
+func (s *labelledServer) goroutinesIn(t *testing.T, fn string) int {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
 		t.Fatal(err)
@@ -62,7 +69,7 @@ func (s *labelledServer) goroutines(t *testing.T) int {
 	n := 0
 	for _, block := range strings.Split(buf.String(), "\n\n") {
 		lines := strings.SplitN(block, "\n", 3)
-		if len(lines) < 2 || !strings.Contains(lines[1], want) {
+		if len(lines) < 2 || !strings.Contains(lines[1], want) || !strings.Contains(block, fn) {
 			continue
 		}
 		count, _, _ := strings.Cut(lines[0], " @ ")

@@ -109,6 +109,15 @@ func (x *execution) run(plan *nautilus.QueryPlan) {
 	x.weak = nil
 }
 
+// send sends a request of the execution to u: a query's may share an
+// identical one in flight (dedupe.go), a mutation's never.
+func (x *execution) send(u *upstream, query string, vars map[string]any, operationName string) (json.RawMessage, error) {
+	if x.op.op.Operation == ast.Query {
+		return u.sendQuery(x.ctx, query, vars, operationName)
+	}
+	return u.send(x.ctx, query, vars, operationName)
+}
+
 // groupByQueryer groups pendings by the service they go to, in order.
 func groupByQueryer(level []pending) [][]pending {
 	var out [][]pending
@@ -165,7 +174,7 @@ func (x *execution) fetchOne(plan *nautilus.QueryPlan, p pending) fetched {
 	var data map[string]any
 	var err error
 	if u, ok := p.step.Queryer.(*upstream); ok {
-		data, err = decodeObject(u.send(x.ctx, input.Query, input.Variables, input.OperationName))
+		data, err = decodeObject(x.send(u, input.Query, input.Variables, input.OperationName))
 	} else if err = p.step.Queryer.Query(x.ctx, input, &data); data != nil {
 		data, _ = plainValue(data).(map[string]any) // nautilus answers with its own object types
 	}
@@ -208,7 +217,7 @@ func (x *execution) fetchNodes(plan *nautilus.QueryPlan, u *upstream, batch []pe
 		users[a] = append(users[a], i)
 	}
 	query, vars := x.nodesQuery(plan, unique)
-	data, err := decodeObject(u.send(x.ctx, query, vars, plan.Operation.Name))
+	data, err := decodeObject(x.send(u, query, vars, plan.Operation.Name))
 	for a := range unique {
 		obj, _ := data["n"+strconv.Itoa(a)].(map[string]any)
 		for n, i := range users[a] {

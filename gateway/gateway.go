@@ -103,6 +103,10 @@ type Config struct {
 	// DisableIntrospection refuses __schema and __type; __typename stays.
 	DisableIntrospection bool
 
+	// DisableDedupe turns off the sharing of identical in-flight queries
+	// to a service by requests of the same caller (see dedupe.go).
+	DisableDedupe bool
+
 	// PlanCacheSize bounds the prepared operations kept, keyed by their
 	// normalized text and operation name (default 1000).
 	PlanCacheSize int
@@ -212,6 +216,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g.subs = newSubscriptions(g, cfg.Subscriptions)
 	for _, s := range cfg.Services {
 		g.upstreams[s.URL] = newUpstream(s, g.client)
+		if !cfg.DisableDedupe {
+			g.upstreams[s.URL].flight = newFlight()
+		}
 	}
 	sources, err := g.introspect(ctx)
 	if err != nil {

@@ -30,6 +30,7 @@ const maxUpstreamResponse = 32 << 20
 type upstream struct {
 	service Service
 	client  *http.Client
+	flight  *flight // nil: no deduplication (see dedupe.go)
 }
 
 var _ graphql.Queryer = (*upstream)(nil)
