@@ -125,6 +125,7 @@ func (a *app) start(ctx context.Context) error {
 			MaxQueryBytes:        a.cfg.MaxQueryBytes,
 			MaxBatchSize:         a.cfg.MaxBatchSize,
 			DisableIntrospection: !a.cfg.Introspection,
+			DisableDedupe:        !a.cfg.GatewayDedupe,
 			PlanCacheSize:        a.cfg.PlanCacheSize,
 			APQCacheSize:         a.cfg.APQCacheSize,
 			Log:                  a.log.With("service", "gateway"),

@@ -114,6 +114,9 @@ type Config struct {
 	MaxQueryBytes   int
 	MaxBatchSize    int
 	Introspection   bool
+	// GatewayDedupe shares identical in-flight upstream queries of one
+	// caller.
+	GatewayDedupe   bool
 	PlanCacheSize   int
 	APQCacheSize    int
 	ShutdownTimeout time.Duration
@@ -237,6 +240,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	integer(&c.MaxQueryBytes, "max-query-bytes", "SHOPGRAPH_MAX_QUERY_BYTES", 32768, "longest query text the gateway accepts, in bytes")
 	integer(&c.MaxBatchSize, "max-batch-size", "SHOPGRAPH_MAX_BATCH_SIZE", 10, "most operations in one batched request, a JSON array (1: no batching)")
 	boolean(&c.Introspection, "introspection", "SHOPGRAPH_INTROSPECTION", true, "answer __schema and __type queries at the gateway")
+	boolean(&c.GatewayDedupe, "gateway-dedupe", "SHOPGRAPH_GATEWAY_DEDUPE", true, "share one request to a service among identical queries of the same caller in flight at the gateway")
 	integer(&c.PlanCacheSize, "plan-cache-size", "SHOPGRAPH_PLAN_CACHE_SIZE", 1000, "prepared operations the gateway keeps")
 	integer(&c.APQCacheSize, "apq-cache-size", "SHOPGRAPH_APQ_CACHE_SIZE", 1000, "automatic persisted queries the gateway keeps")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHOPGRAPH_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may take to finish on shutdown")

@@ -43,3 +43,29 @@ func TestLoadGatewayLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadGatewayDedupe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{"default on", nil, nil, true},
+		{"flag off", []string{"-gateway-dedupe=false"}, nil, false},
+		{"environment off", nil, map[string]string{"SHOPGRAPH_GATEWAY_DEDUPE": "false"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(tt.args, env(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.GatewayDedupe != tt.want {
+				t.Errorf("GatewayDedupe %v, want %v", c.GatewayDedupe, tt.want)
+			}
+		})
+	}
+}
