@@ -62,6 +62,7 @@ type config struct {
 	JSON          string
 	Progress      bool
 	Fanout        fanoutOptions
+	GatewayDedupe bool
 }
 
 var allTargets = []string{"ours", "nautilus", "direct"}
@@ -99,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", 1000, "open loop: most requests outstanding at once")
 	fs.DurationVar(&c.Load.Warmup, "warmup", 2*time.Second, "warm-up before each measurement, not counted")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of each request")
+	fs.BoolVar(&c.GatewayDedupe, "gateway-dedupe", true, "run our gateway with in-flight query deduplication; compare a run with -gateway-dedupe=false (scenario hot)")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on stderr (when it is a terminal)")
 	fs.IntVar(&c.Fanout.Subscribers, "subscribers", 1000, "fanout: websocket subscribers (one socket each in the harness)")
@@ -263,8 +265,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		oursCounted = true
-		rep.System = fmt.Sprintf("shopgraph (%s) -target=all on loopback (%s); \"ours\" is a second shopgraph -target=gateway and \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness, both reaching the subgraphs through counting reverse proxies; \"direct\" goes to the subgraph through its proxy too",
-			sys.Build, strings.Join(sys.Order, ", "))
+		rep.System = fmt.Sprintf("shopgraph (%s) -target=all on loopback (%s); \"ours\" is a second shopgraph -target=gateway -gateway-dedupe=%v and \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness, both reaching the subgraphs through counting reverse proxies; \"direct\" goes to the subgraph through its proxy too",
+			sys.Build, strings.Join(sys.Order, ", "), cfg.GatewayDedupe)
 	} else {
 		rep.System = fmt.Sprintf("running system at %s (upstream requests of ours not counted); \"nautilus\" is a plain nautilus/gateway v0.5.4 in the harness over %s through counting proxies", gatewayURL, strings.Join(names, ", "))
 	}

@@ -35,6 +35,7 @@ type request struct {
 var scenarios = []scenario{
 	{Name: "typename", Direct: "products", Describe: "{ __typename }", next: typenameRequest},
 	{Name: "product", Direct: "products", Describe: "product(id) with its variants' names and prices", next: productRequest},
+	{Name: "hot", Direct: "products", Describe: "the same product(id) from every worker at once: what in-flight deduplication shares (-gateway-dedupe)", next: hotRequest},
 	{Name: "list", Describe: "products(first: 50) with each variant's stock (products → inventory)", next: listRequest},
 	{Name: "orders3hop", NeedsOrders: true, Describe: "myOrders → lines → variant → product, stock; → customer (orders → products → inventory, users)", next: ordersRequest},
 	{Name: "checkout", NeedsOrders: true, Describe: "addToCart + placeOrder, then order(id) polled every 20 ms until CONFIRMED", flow: checkoutFlow},
@@ -99,6 +100,10 @@ func productRequest(d *seedData, i int) request {
 		Check: func(data json.RawMessage) error { return checkProduct(data, want) },
 	}
 }
+
+// hotRequest asks every time for the first product, as many clients
+// loading one popular page would.
+func hotRequest(d *seedData, _ int) request { return productRequest(d, 0) }
 
 func checkProduct(data json.RawMessage, want product) error {
 	var got struct {

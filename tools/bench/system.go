@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +40,7 @@ type system struct {
 	redisPrefix string
 	procs       []*process
 	log         io.Writer
+	dedupe      bool // -gateway-dedupe of the "ours" gateway
 }
 
 // process is one running shopgraph.
@@ -59,6 +61,7 @@ func startSystem(ctx context.Context, cfg config, log io.Writer) (_ *system, err
 		redisURL:    cfg.RedisURL,
 		redisPrefix: "bench:" + id + ":",
 		log:         log,
+		dedupe:      cfg.GatewayDedupe,
 	}
 	if s.dir, err = os.MkdirTemp("", "shopgraph-bench-"); err != nil {
 		return nil, err
@@ -141,7 +144,7 @@ func (s *system) startGateway(ctx context.Context, upstream map[string]string) (
 func (s *system) startGatewayNamed(ctx context.Context, name string, upstream map[string]string) (string, error) {
 	args := []string{
 		"-target=gateway", "-host=127.0.0.1", "-gateway-port=0", "-log-level=error",
-		"-data-dir=" + filepath.Join(s.dir, name),
+		"-data-dir=" + filepath.Join(s.dir, name), "-gateway-dedupe=" + strconv.FormatBool(s.dedupe),
 		// Keys are fetched from users directly, so the proxies count only GraphQL.
 		"-jwks-url=" + strings.TrimSuffix(s.Subgraphs["users"], "/graphql") + "/.well-known/jwks.json",
 	}
