@@ -5,7 +5,9 @@
 // the public schema, its own executor that batches the node fetches of a
 // plan level per service (batch.go), a bounded plan cache (plancache.go),
 // verified automatic persisted queries (apq.go), depth, alias, cost, size
-// and batch limits (limits.go), schema reload without a restart
+// and batch limits (limits.go) and token and field limits checked before
+// validation (internal/gqllimit), sharing of identical in-flight queries
+// (dedupe.go), Accept negotiation (negotiate.go), schema reload without a restart
 // (reload.go), its own HTTP layer with spec-shaped errors and no internal
 // addresses, token verification and forwarding, timeouts on every upstream
 // call, health and readiness, CORS, request logging and GraphiQL.
