@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
@@ -137,9 +138,24 @@ func ValidID(id string) bool {
 	return err == nil && u.String() == id
 }
 
-// NormalizeEmail returns email trimmed and in lower case.
+// NormalizeEmail returns email trimmed, in Unicode normal form NFKC and in
+// lower case, so that look-alikes (full-width letters, ligatures,
+// compatibility characters) name the same account.
 func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
+	return strings.ToLower(norm.NFKC.String(strings.TrimSpace(email)))
+}
+
+// Invisible reports whether r is a character that shows nothing or changes
+// how the text around it is shown: control characters (Cc), format
+// characters (Cf: zero-width spaces, bidi overrides and isolates such as
+// U+202E and U+2066–U+2069, the BOM, soft hyphens) and the line and paragraph
+// separators. The zero-width non-joiner and joiner (U+200C, U+200D) are
+// allowed: Persian, Indic scripts and emoji need them.
+func Invisible(r rune) bool {
+	if r == '\u200c' || r == '\u200d' {
+		return false
+	}
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
 // CheckEmail normalizes email and checks that it is a plain address
@@ -150,6 +166,9 @@ func CheckEmail(field, email string) (string, error) {
 	bad := apperr.Invalid(field, "%q is not a valid email address such as ada@example.com", email)
 	if e == "" {
 		return "", apperr.Invalid(field, "email is required")
+	}
+	if !utf8.ValidString(e) || strings.ContainsFunc(e, Invisible) {
+		return "", apperr.Invalid(field, "email must not contain invisible or control characters")
 	}
 	if len(e) > 254 {
 		return "", apperr.Invalid(field, "email is longer than 254 characters")
@@ -176,10 +195,14 @@ func CheckEmail(field, email string) (string, error) {
 
 var domainLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// CheckText trims s and checks that it has min to max characters and no
-// control characters. Returns INVALID_INPUT naming field otherwise.
+// CheckText trims s and checks that it is valid UTF-8 of min to max
+// characters with no invisible characters (see Invisible).
+// Returns INVALID_INPUT naming field otherwise.
 func CheckText(field, label, s string, minLen, maxLen int) (string, error) {
 	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return "", apperr.Invalid(field, "%s is not valid UTF-8", label)
+	}
 	n := utf8.RuneCountInString(s)
 	switch {
 	case n < minLen && minLen == 1:
@@ -189,8 +212,8 @@ func CheckText(field, label, s string, minLen, maxLen int) (string, error) {
 	case n > maxLen:
 		return "", apperr.Invalid(field, "%s must have at most %d characters", label, maxLen)
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", apperr.Invalid(field, "%s must not contain control characters", label)
+	if strings.IndexFunc(s, Invisible) >= 0 {
+		return "", apperr.Invalid(field, "%s must not contain control, invisible or bidi-override characters", label)
 	}
 	return s, nil
 }
