@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/invisible"
 )
 
 // Role is what a user may do.
@@ -145,19 +145,6 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(norm.NFKC.String(strings.TrimSpace(email)))
 }
 
-// Invisible reports whether r is a character that shows nothing or changes
-// how the text around it is shown: control characters (Cc), format
-// characters (Cf: zero-width spaces, bidi overrides and isolates such as
-// U+202E and U+2066–U+2069, the BOM, soft hyphens) and the line and paragraph
-// separators. The zero-width non-joiner and joiner (U+200C, U+200D) are
-// allowed: Persian, Indic scripts and emoji need them.
-func Invisible(r rune) bool {
-	if r == '\u200c' || r == '\u200d' {
-		return false
-	}
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
-}
-
 // CheckEmail normalizes email and checks that it is a plain address
 // (no display name) with a dotted domain.
 // Returns INVALID_INPUT naming field otherwise.
@@ -167,7 +154,7 @@ func CheckEmail(field, email string) (string, error) {
 	if e == "" {
 		return "", apperr.Invalid(field, "email is required")
 	}
-	if !utf8.ValidString(e) || strings.ContainsFunc(e, Invisible) {
+	if !utf8.ValidString(e) || invisible.In(e) {
 		return "", apperr.Invalid(field, "email must not contain invisible or control characters")
 	}
 	if len(e) > 254 {
@@ -196,7 +183,7 @@ func CheckEmail(field, email string) (string, error) {
 var domainLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // CheckText trims s and checks that it is valid UTF-8 of min to max
-// characters with no invisible characters (see Invisible).
+// characters with no invisible characters (see internal/invisible).
 // Returns INVALID_INPUT naming field otherwise.
 func CheckText(field, label, s string, minLen, maxLen int) (string, error) {
 	s = strings.TrimSpace(s)
@@ -212,7 +199,7 @@ func CheckText(field, label, s string, minLen, maxLen int) (string, error) {
 	case n > maxLen:
 		return "", apperr.Invalid(field, "%s must have at most %d characters", label, maxLen)
 	}
-	if strings.IndexFunc(s, Invisible) >= 0 {
+	if invisible.In(s) {
 		return "", apperr.Invalid(field, "%s must not contain control, invisible or bidi-override characters", label)
 	}
 	return s, nil
