@@ -8,6 +8,7 @@ import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { createClient } from 'graphql-ws';
+import { parse } from 'graphql';
 import 'graphiql/graphiql.css';
 import './page.css';
 
@@ -33,8 +34,16 @@ function wsClient(headers) {
 
 const httpFetcher = createGraphiQLFetcher({ url: endpoint.href });
 
+// isSubscription reports whether the operation GraphiQL runs is a
+// subscription (the named one, or the only one).
 function isSubscription(params) {
-  return /^\s*subscription\b/m.test(params.query || '') || /(^|\})\s*subscription\b/.test(params.query || '');
+  try {
+    const ops = parse(params.query || '').definitions.filter((d) => d.kind === 'OperationDefinition');
+    const op = params.operationName ? ops.find((o) => o.name && o.name.value === params.operationName) : ops[0];
+    return Boolean(op) && op.operation === 'subscription';
+  } catch (e) {
+    return false; // the server explains the syntax error
+  }
 }
 
 const fetcher = (params, opts) => {
