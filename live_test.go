@@ -25,10 +25,13 @@ import (
 type statusFeed struct {
 	updates chan map[string]any
 	errs    chan string
+	// completed is closed when the server ends the subscription with
+	// "complete" (websocket message or SSE event).
+	completed chan struct{}
 }
 
 func newFeed() *statusFeed {
-	return &statusFeed{updates: make(chan map[string]any, 100), errs: make(chan string, 10)}
+	return &statusFeed{updates: make(chan map[string]any, 100), errs: make(chan string, 10), completed: make(chan struct{})}
 }
 
 // subscribeWS subscribes over a websocket with protocol ("graphql-transport-ws"
@@ -96,6 +99,7 @@ func subscribeWS(t *testing.T, s *system, protocol, token, query string, vars ma
 				}
 				f.errs <- errCode(errs)
 			case "complete":
+				close(f.completed)
 				return
 			}
 		}
@@ -154,6 +158,7 @@ func subscribeSSE(t *testing.T, s *system, token, query string, vars map[string]
 					f.updates <- v.(map[string]any)
 				}
 			case event == "complete":
+				close(f.completed)
 				return
 			}
 		}

@@ -250,5 +250,6 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", g.serveHealth)
 	mux.HandleFunc("GET /readyz", g.serveReady)
 	mux.Handle("GET /{$}", graphiql())
+	mux.Handle("GET /graphiql/", graphiql())
 	return g.withRequestID(g.logRequests(g.cors(mux)))
 }

@@ -668,23 +668,29 @@ func TestSubscriptionOrigin(t *testing.T) {
 }
 
 // TestSubscriptionGraphiQL: GraphiQL at / sends subscriptions to the
-// websocket on /graphql of the host it was loaded from.
+// websocket on /graphql of the host it was loaded from (ws: or wss: as the
+// page was loaded over http: or https:), with the graphql-ws client.
 func TestSubscriptionGraphiQL(t *testing.T) {
 	t.Parallel()
 	e := newSubEnv(t)
-	res, err := http.Get(e.srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
+	get := func(path string) string {
+		res, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
 	}
-	defer res.Body.Close()
-	page, _ := io.ReadAll(res.Body)
-	for _, want := range []string{
-		`const wsProto = location.protocol == 'https:' ? 'wss:' : 'ws:';`,
-		`const subscriptionUrl = wsProto + '//' + location.host + "/graphql";`,
-		`createFetcher({ url, subscriptionUrl`,
+	page := get("/")
+	script := get("/graphiql/graphiql.js")
+	for _, want := range []struct{ where, text string }{
+		{page, `data-endpoint="/graphql"`},
+		{script, `"https:"?"wss:":"ws:"`},
+		{script, "graphql-transport-ws"},
 	} {
-		if !strings.Contains(string(page), want) {
-			t.Errorf("GraphiQL page lacks %s", want)
+		if !strings.Contains(want.where, want.text) {
+			t.Errorf("GraphiQL lacks %s", want.text)
 		}
 	}
 }

@@ -7,6 +7,8 @@ package gid
 import (
 	"encoding/base64"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 )
@@ -27,7 +29,18 @@ func Decode(id string) (typ, key string, err error) {
 	if !ok || typ == "" || key == "" {
 		return "", "", apperr.Errorf(apperr.InvalidInput, "malformed ID %q", id)
 	}
+	// No key that a service issues holds a NUL, a control or format
+	// character or broken UTF-8; refused here, they never reach a store
+	// (PostgreSQL rejects NUL in text, which would be an internal error).
+	if !utf8.Valid(raw) || strings.ContainsFunc(string(raw), invisible) {
+		return "", "", apperr.Errorf(apperr.InvalidInput, "malformed ID %q: it holds control or invisible characters", id)
+	}
 	return typ, key, nil
+}
+
+// invisible reports whether r is a control (Cc) or format (Cf) character.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // DecodeAs returns the local key of a global ID that must name type typ.

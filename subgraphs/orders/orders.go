@@ -39,6 +39,10 @@ const ConsumerGroup = "orders"
 // from contract.OrderEvents to the pub/sub channel.
 const StatusGroup = "orders.order-status"
 
+// CartGroup is the consumer group that gives the cart back when an order
+// is REJECTED or CANCELLED by a declined payment (order.Service.RestoreCart).
+const CartGroup = "orders.cart-restore"
+
 // StatusChannel is the Redis pub/sub channel, after the prefix, on which
 // every order status change is published (the JSON of order.StatusChanged:
 // contract.OrderStatusChanged and the order's version) once it is
@@ -207,6 +211,15 @@ func (s *Service) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
+		c := events.NewConsumer(s.cfg.Redis, events.ConsumerOptions{
+			Stream: contract.OrderEvents, Group: CartGroup, Prefix: s.cfg.Prefix, ClaimIdle: s.cfg.ClaimIdle, Log: s.log,
+		})
+		if err := c.Run(ctx, s.restoreCart); err != nil {
+			return fmt.Errorf("orders: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
 		o := s.cfg.StatusListener
 		o.Log = s.log
 		return ordersredis.NewStatusListener(s.cfg.Redis, s.cfg.Prefix+StatusChannel, s.Status, o).Run(ctx)
@@ -270,6 +283,26 @@ func (s *Service) publishStatus(ctx context.Context, m events.Message) error {
 	}
 	if err := s.cfg.Redis.Publish(ctx, s.cfg.Prefix+StatusChannel, []byte(m.Payload)).Err(); err != nil {
 		return fmt.Errorf("publish order status: %w", err)
+	}
+	return nil
+}
+
+// restoreCart gives the cart back when a committed status change ends an
+// order in a way that returns its lines (see order.Order.GivesCartBack);
+// once per order, however often the event is delivered.
+func (s *Service) restoreCart(ctx context.Context, m events.Message) error {
+	if m.Type != contract.TypeOrderStatusChanged {
+		return nil
+	}
+	c, err := events.Decode[contract.OrderStatusChanged](m)
+	if err != nil {
+		return events.Permanent(err)
+	}
+	if st := order.Status(c.Status); st != order.StatusRejected && st != order.StatusCancelled {
+		return nil
+	}
+	if _, err := s.Orders.RestoreCart(ctx, c.OrderID); err != nil {
+		return fmt.Errorf("order %s: %w", c.OrderID, err)
 	}
 	return nil
 }

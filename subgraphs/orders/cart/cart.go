@@ -69,6 +69,10 @@ type Store interface {
 	// meanwhile; if it returns an error, nothing is saved and Update returns
 	// that error.
 	Update(ctx context.Context, customerID string, fn func(*Cart) error) (Cart, error)
+	// UpdateOnce is Update done at most once per key (for at least a week):
+	// it reports false and changes nothing if an update with key was
+	// applied before, so that a redelivered message changes the cart once.
+	UpdateOnce(ctx context.Context, customerID, key string, fn func(*Cart) error) (applied bool, err error)
 }
 
 // Variant is what the catalog says about one SKU.

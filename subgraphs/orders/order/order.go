@@ -29,6 +29,14 @@ const (
 	StatusRefunded        Status = "REFUNDED"
 )
 
+// Final reports whether s ends an order's journey: DELIVERED, REJECTED,
+// CANCELLED or REFUNDED. A subscription to one order completes after it
+// delivers a final status. (A refund may still follow DELIVERED or
+// CANCELLED; a client that cares subscribes again or reads the order.)
+func (s Status) Final() bool {
+	return s == StatusDelivered || s == StatusRejected || s == StatusCancelled || s == StatusRefunded
+}
+
 // Cancellable reports whether an order in status s may still be cancelled.
 func (s Status) Cancellable() bool {
 	return s == StatusPending || s == StatusAwaitingPayment || s == StatusConfirmed

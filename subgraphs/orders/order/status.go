@@ -388,6 +388,16 @@ func (s *subscriber) close() {
 	}
 }
 
+// finish ends a subscription to one order once it has been given a final
+// status: the reader takes what is buffered, then sees the channel closed,
+// and gqlgen sends the client "complete". s.mu is held (and perhaps the
+// feed's lock, so s leaves the feed's index on a goroutine of its own).
+func (s *subscriber) finish() {
+	s.closed = true
+	close(s.out)
+	go s.feed.unsubscribe(s)
+}
+
 // fallBehind marks s behind since t (or earlier) and makes sure it will
 // catch up. s.mu is held.
 func (s *subscriber) fallBehind(t time.Time) {
@@ -411,6 +421,9 @@ func (s *subscriber) send(u *Update) bool {
 	case s.out <- u:
 		s.last[u.OrderID] = mark{u.Version, u.Status}
 		s.feed.delivered.Add(1)
+		if s.orderID != "" && u.Status.Final() {
+			s.finish()
+		}
 		return true
 	default:
 		s.feed.overflows.Add(1)
@@ -585,9 +598,10 @@ func (s *subscriber) sleep(d time.Duration) bool {
 var errNoFeed = errors.New("order status subscriptions are not served here")
 
 // WatchOrder streams the status of the order with id: first its current
-// status, then every change, in order, each once, until ctx ends (then the
-// channel is closed). A subscriber that falls behind may skip statuses, and
-// then receives the current one (see Feed).
+// status, then every change, in order, each once, until the order reaches a
+// final status (see Status.Final) or ctx ends; then the channel is closed.
+// A subscriber that falls behind may skip statuses, and then receives the
+// current one (see Feed).
 // Returns UNAUTHENTICATED without sign-in; NOT_FOUND if there is no such
 // order or it is another customer's (administrators may watch every order).
 func (s *Service) WatchOrder(ctx context.Context, id string) (<-chan *Update, error) {

@@ -204,6 +204,93 @@ func TestFeedOneOrder(t *testing.T) {
 	}
 }
 
+// TestFeedOneOrderCompletes checks that a subscription to one order ends
+// (its channel closes, so the client gets "complete") right after it
+// delivers a final status, whether that is the current status it starts
+// with, a published change or one read again after falling behind; a
+// customer's subscription goes on.
+func TestFeedOneOrderCompletes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		current *Order
+		later   *Order    // in the store after subscribing
+		after   []*Update // published after subscribing
+		want    []string
+	}{
+		{
+			name:    "declined: CANCELLED completes",
+			current: at("c1", "u", 2, StatusAwaitingPayment),
+			after:   []*Update{event("c1", "u", 3, StatusAwaitingPayment, StatusCancelled)},
+			want:    []string{"c1 2 AWAITING_PAYMENT<", "c1 3 CANCELLED<AWAITING_PAYMENT"},
+		},
+		{
+			name:    "no stock: REJECTED completes",
+			current: at("r1", "u", 1, StatusPending),
+			after:   []*Update{event("r1", "u", 2, StatusPending, StatusRejected)},
+			want:    []string{"r1 1 PENDING<", "r1 2 REJECTED<PENDING"},
+		},
+		{
+			name:    "DELIVERED completes",
+			current: at("d1", "u", 6, StatusShipped),
+			after:   []*Update{event("d1", "u", 7, StatusShipped, StatusDelivered)},
+			want:    []string{"d1 6 SHIPPED<", "d1 7 DELIVERED<SHIPPED"},
+		},
+		{
+			name:    "already REFUNDED: the current status, then complete",
+			current: at("f1", "u", 9, StatusRefunded),
+			want:    []string{"f1 9 REFUNDED<"},
+		},
+		{
+			name:    "final status read again after an event without a version",
+			current: at("v1", "u", 2, StatusAwaitingPayment),
+			later:   at("v1", "u", 3, StatusCancelled),
+			after:   []*Update{event("v1", "u", 0, StatusAwaitingPayment, StatusCancelled)},
+			want:    []string{"v1 2 AWAITING_PAYMENT<", "v1 3 CANCELLED<AWAITING_PAYMENT"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := newSnapshots(tc.current)
+			f := NewFeed(FeedConfig{Store: store, Now: func() time.Time { return feedT0 }})
+			ch := watch(t, f, tc.current.ID, "")
+			mine := watch(t, f, "", "u")
+			if tc.later != nil {
+				store.set(tc.later)
+			}
+			for _, u := range tc.after {
+				f.Publish(u)
+			}
+			if got := take(t, ch, len(tc.want)); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			select {
+			case u, ok := <-ch:
+				if ok {
+					t.Fatalf("after the final status: %+v, want the channel closed", u)
+				}
+			case <-time.After(stuck):
+				t.Fatal("the subscription did not complete after the final status")
+			}
+			// It left the feed; a later event (a refund) reaches only the
+			// customer's subscription, which is still open.
+			deadline := time.Now().Add(stuck)
+			for f.Stats().Subscribers != 1 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d subscribers, want 1", f.Stats().Subscribers)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			f.Publish(event(tc.current.ID, "u", 50, StatusCancelled, StatusRefunded))
+			got := take(t, mine, len(tc.after)+1)
+			if last := got[len(got)-1]; last != tc.current.ID+" 50 REFUNDED<CANCELLED" {
+				t.Errorf("customer's subscription got %v, want the refund last", got)
+			}
+		})
+	}
+}
+
 func TestFeedCustomer(t *testing.T) {
 	t.Parallel()
 	f := NewFeed(FeedConfig{Store: newSnapshots()})

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/invisible"
 )
 
 // Input limits.
@@ -73,8 +74,8 @@ func (in PlaceInput) validate() error {
 			return apperr.Invalid(c.field, "the shipping address needs a %s", name)
 		case utf8.RuneCountInString(c.value) > c.max:
 			return apperr.Invalid(c.field, "the shipping address's %s is longer than %d characters", name, c.max)
-		case strings.ContainsFunc(c.value, isControl):
-			return apperr.Invalid(c.field, "the shipping address's %s contains control characters", name)
+		case invisible.In(c.value):
+			return apperr.Invalid(c.field, "the shipping address's %s contains control, invisible or bidi-override characters", name)
 		}
 	}
 	if !postalCodeRE.MatchString(a.PostalCode) {

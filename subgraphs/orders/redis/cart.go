@@ -71,10 +71,48 @@ func (s *CartStore) Load(ctx context.Context, customerID string) (cart.Cart, err
 
 // Update implements cart.Store with optimistic locking (WATCH/MULTI).
 func (s *CartStore) Update(ctx context.Context, customerID string, fn func(*cart.Cart) error) (cart.Cart, error) {
+	c, _, err := s.update(ctx, customerID, "", fn)
+	return c, err
+}
+
+// onceTTL is how long UpdateOnce remembers a key: far longer than any
+// redelivery of the message that asked for the update.
+const onceTTL = 7 * 24 * time.Hour
+
+// UpdateOnce implements cart.Store: the key is remembered under the
+// prefix, in the same MULTI as the cart's change, for onceTTL.
+func (s *CartStore) UpdateOnce(ctx context.Context, customerID, key string, fn func(*cart.Cart) error) (bool, error) {
+	if key == "" {
+		return false, errors.New("update cart once: empty key")
+	}
+	_, applied, err := s.update(ctx, customerID, key, fn)
+	return applied, err
+}
+
+// update applies fn to the cart; with a once key, only if no update with
+// that key was applied before (then it reports false and changes nothing).
+func (s *CartStore) update(ctx context.Context, customerID, once string, fn func(*cart.Cart) error) (cart.Cart, bool, error) {
 	key := s.key(customerID)
+	watched := []string{key}
+	onceKey := ""
+	if once != "" {
+		onceKey = s.prefix + "once:" + once
+		watched = append(watched, onceKey)
+	}
 	var out cart.Cart
+	applied := false
 	for range maxAttempts {
 		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			if onceKey != "" {
+				n, err := tx.Exists(ctx, onceKey).Result()
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					applied = false
+					return nil // done before
+				}
+			}
 			vals, err := tx.HGetAll(ctx, key).Result()
 			if err != nil {
 				return err
@@ -96,6 +134,9 @@ func (s *CartStore) Update(ctx context.Context, customerID string, fn func(*cart
 					p.HSet(ctx, key, fields)
 					p.Expire(ctx, key, s.ttl)
 				}
+				if onceKey != "" {
+					p.Set(ctx, onceKey, "1", onceTTL)
+				}
 				return nil
 			})
 			if err != nil {
@@ -104,18 +145,18 @@ func (s *CartStore) Update(ctx context.Context, customerID string, fn func(*cart
 			if len(c.Items) == 0 {
 				c.UpdatedAt = time.Time{}
 			}
-			out = c
+			out, applied = c, true
 			return nil
-		}, key)
+		}, watched...)
 		if errors.Is(err, goredis.TxFailedErr) {
 			continue // changed meanwhile: read it again
 		}
 		if err != nil {
-			return cart.Cart{}, err
+			return cart.Cart{}, false, err
 		}
-		return out, nil
+		return out, applied, nil
 	}
-	return cart.Cart{}, fmt.Errorf("update cart of %s: it kept changing", customerID)
+	return cart.Cart{}, false, fmt.Errorf("update cart of %s: it kept changing", customerID)
 }
 
 func decode(customerID string, vals map[string]string) (cart.Cart, error) {

@@ -92,3 +92,70 @@ func TestCartStore(t *testing.T) {
 		t.Errorf("empty cart still stored")
 	}
 }
+
+// TestCartStoreUpdateOnce checks that an update with a key changes the cart
+// once, however often it is retried, even concurrently and even after the
+// cart was emptied in between; other keys and plain updates still apply.
+func TestCartStoreUpdateOnce(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	s := ordersredis.NewCartStore(rdb, prefix+"cart:", time.Hour)
+	ctx := context.Background()
+	put := func(sku string, qty int) func(*cart.Cart) error {
+		return func(c *cart.Cart) error {
+			if i := c.Find(sku); i >= 0 {
+				c.Items[i].Quantity += qty
+			} else {
+				c.Items = append(c.Items, cart.Item{SKU: sku, Quantity: qty})
+			}
+			return nil
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	applied := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.UpdateOnce(ctx, "c1", "restore:o1", put("LAMP", 2))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				applied++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c, _ := s.Load(ctx, "c1")
+	if applied != 1 || len(c.Items) != 1 || c.Items[0].Quantity != 2 {
+		t.Fatalf("8 concurrent UpdateOnce: applied %d times, cart %+v; want once, 2 LAMP", applied, c.Items)
+	}
+	// Emptied by the customer, then the same update again: nothing.
+	if _, err := s.Update(ctx, "c1", func(c *cart.Cart) error { c.Items = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.UpdateOnce(ctx, "c1", "restore:o1", put("LAMP", 2)); ok || err != nil {
+		t.Fatalf("repeated UpdateOnce after emptying: %v, %v; want false", ok, err)
+	}
+	if c, _ := s.Load(ctx, "c1"); len(c.Items) != 0 {
+		t.Fatalf("cart %+v, want empty", c.Items)
+	}
+	// Another key applies; a failing fn saves nothing and is not remembered.
+	if ok, err := s.UpdateOnce(ctx, "c1", "restore:o2", put("MUG", 1)); !ok || err != nil {
+		t.Fatalf("UpdateOnce with another key: %v, %v", ok, err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.UpdateOnce(ctx, "c1", "restore:o3", func(*cart.Cart) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing fn: %v", err)
+	}
+	if ok, err := s.UpdateOnce(ctx, "c1", "restore:o3", put("MUG", 1)); !ok || err != nil {
+		t.Fatalf("UpdateOnce after a failed one: %v, %v; want applied", ok, err)
+	}
+	if c, _ := s.Load(ctx, "c1"); len(c.Items) != 1 || c.Items[0].Quantity != 2 {
+		t.Fatalf("cart %+v, want 2 MUG", c.Items)
+	}
+}

@@ -135,9 +135,14 @@ func TestAddressBook(t *testing.T) {
 		{"country", func(in *AddressInput) { in.Country = "XX" }},
 		{"country", func(in *AddressInput) { in.Country = "GBR" }},
 		{"phone", func(in *AddressInput) { in.Phone = "call me" }},
+		{"recipient", func(in *AddressInput) { in.Recipient = "Ada\u202eecalevoL" }},
+		{"line1", func(in *AddressInput) { in.Line1 = "1\u200b Main St" }},
+		{"line2", func(in *AddressInput) { in.Line2 = "\u2066Flat 2\u2069" }},
+		{"city", func(in *AddressInput) { in.City = "London\x00" }},
+		{"region", func(in *AddressInput) { in.Region = "\ufeffKent" }},
 	}
-	for _, tt := range bad {
-		t.Run("invalid "+tt.field, func(t *testing.T) {
+	for i, tt := range bad {
+		t.Run(fmt.Sprintf("invalid %s %d", tt.field, i), func(t *testing.T) {
 			t.Parallel()
 			b := &AddressBook{UserID: "u"}
 			orig, _ := b.Add("a1", validAddress(), now)

@@ -10,13 +10,14 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/invisible"
 )
 
 // Role is what a user may do.
@@ -137,9 +138,11 @@ func ValidID(id string) bool {
 	return err == nil && u.String() == id
 }
 
-// NormalizeEmail returns email trimmed and in lower case.
+// NormalizeEmail returns email trimmed, in Unicode normal form NFKC and in
+// lower case, so that look-alikes (full-width letters, ligatures,
+// compatibility characters) name the same account.
 func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
+	return strings.ToLower(norm.NFKC.String(strings.TrimSpace(email)))
 }
 
 // CheckEmail normalizes email and checks that it is a plain address
@@ -150,6 +153,9 @@ func CheckEmail(field, email string) (string, error) {
 	bad := apperr.Invalid(field, "%q is not a valid email address such as ada@example.com", email)
 	if e == "" {
 		return "", apperr.Invalid(field, "email is required")
+	}
+	if !utf8.ValidString(e) || invisible.In(e) {
+		return "", apperr.Invalid(field, "email must not contain invisible or control characters")
 	}
 	if len(e) > 254 {
 		return "", apperr.Invalid(field, "email is longer than 254 characters")
@@ -176,10 +182,14 @@ func CheckEmail(field, email string) (string, error) {
 
 var domainLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// CheckText trims s and checks that it has min to max characters and no
-// control characters. Returns INVALID_INPUT naming field otherwise.
+// CheckText trims s and checks that it is valid UTF-8 of min to max
+// characters with no invisible characters (see internal/invisible).
+// Returns INVALID_INPUT naming field otherwise.
 func CheckText(field, label, s string, minLen, maxLen int) (string, error) {
 	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return "", apperr.Invalid(field, "%s is not valid UTF-8", label)
+	}
 	n := utf8.RuneCountInString(s)
 	switch {
 	case n < minLen && minLen == 1:
@@ -189,8 +199,8 @@ func CheckText(field, label, s string, minLen, maxLen int) (string, error) {
 	case n > maxLen:
 		return "", apperr.Invalid(field, "%s must have at most %d characters", label, maxLen)
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", apperr.Invalid(field, "%s must not contain control characters", label)
+	if invisible.In(s) {
+		return "", apperr.Invalid(field, "%s must not contain control, invisible or bidi-override characters", label)
 	}
 	return s, nil
 }

@@ -28,6 +28,12 @@ func TestCheckEmail(t *testing.T) {
 		{"space inside", "ada lovelace@example.com", "", false},
 		{"quoted local part", `"ada"@example.com`, "", false},
 		{"domain label with underscore", "ada@ex_ample.com", "", false},
+		{"full-width letters fold to ASCII (NFKC)", "\uff41\uff44\uff41@example.com", "ada@example.com", true},
+		{"ligature folds (NFKC)", "\ufb01nn@example.com", "finn@example.com", true},
+		{"upper-case domain in full width", "ada@\uff25XAMPLE.com", "ada@example.com", true},
+		{"zero-width space", "ada\u200b@example.com", "", false},
+		{"bidi override", "ada\u202e@example.com", "", false},
+		{"NUL", "ada\x00@example.com", "", false},
 		{"too long", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 190) + ".com", "", false},
 	}
 	for _, tt := range tests {
@@ -155,6 +161,16 @@ func TestCheckName(t *testing.T) {
 		{"   ", "", false},
 		{strings.Repeat("é", 101), "", false},
 		{"Ada\nLovelace", "", false},
+		{"Ada\u200bLovelace", "", false},  // zero-width space
+		{"Ada \u202eecalevol", "", false}, // right-to-left override
+		{"\u2066Ada\u2069", "", false},    // left-to-right isolate … pop
+		{"Ada\u2067x\u2068y", "", false},  // right-to-left and first-strong isolates
+		{"\ufeffAda", "", false},          // byte order mark
+		{"Ada\u00adLovelace", "", false},  // soft hyphen
+		{"Ada\u2028Lovelace", "", false},  // line separator
+		{"Ada\x00", "", false},            // NUL
+		{"Ada\xff", "", false},            // not UTF-8
+		{"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", true}, // Persian with a zero-width non-joiner
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
