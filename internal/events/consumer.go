@@ -54,14 +54,20 @@ type ConsumerOptions struct {
 	// MetaDeadLetterReason set. Default Stream + ".dead-letter".
 	DeadLetterStream string
 	// ClaimIdle is how long a message may stay delivered but unacknowledged
-	// (its consumer crashed, or is still busy) before another consumer of the
-	// group claims it. Keep it above the longest handling time including all
-	// retries; a message claimed too early is handled twice, which the inbox
-	// absorbs. Default 1 minute.
+	// by a consumer that is gone (crashed, killed) before another consumer of
+	// the group claims it. A live consumer keeps a heartbeat key in Redis
+	// (refreshed every ClaimIdle/3, expiring after ClaimIdle), and its
+	// messages are never claimed while the key lives, however long its
+	// handler runs; so ClaimIdle only bounds how fast a dead consumer's work
+	// is taken over. Default 5 seconds.
 	ClaimIdle time.Duration
 	// Log receives handler failures and dead-lettered messages. Default: discard.
 	Log *slog.Logger
 }
+
+// DefaultClaimIdle is ConsumerOptions.ClaimIdle's default: a message held by
+// a dead consumer is handed to another well inside a saga step's deadline.
+const DefaultClaimIdle = 5 * time.Second
 
 // Consumer reads a stream as a member of a consumer group, one message at a
 // time, acknowledging each once handled (or dead-lettered).
@@ -92,7 +98,7 @@ func NewConsumer(rdb *redis.Client, opts ConsumerOptions) *Consumer {
 		opts.DeadLetterStream = opts.Stream + ".dead-letter"
 	}
 	if opts.ClaimIdle <= 0 {
-		opts.ClaimIdle = time.Minute
+		opts.ClaimIdle = DefaultClaimIdle
 	}
 	log := opts.Log
 	if log == nil {
@@ -145,14 +151,25 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	}
 	// Watermill logs its routine lifecycle at Info; keep that at Debug.
 	wlog := quietOnCancel{watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})}
-	client := sharedClient{c.rdb}
+	client := &groupClient{Client: c.rdb, c: c}
+	if err := c.beat(ctx); err != nil {
+		c.log.Warn("consumer heartbeat", "error", err)
+	}
+	hbCtx, cancelHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
+	hbDone := make(chan struct{})
+	go c.heartbeat(hbCtx, hbDone)
+	stopHeartbeat := func() { cancelHeartbeat(); <-hbDone }
+	defer stopHeartbeat()
 	sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
 		Client:        client,
 		Unmarshaller:  unmarshaller{},
 		Consumer:      c.opts.Name,
 		ConsumerGroup: c.opts.Group,
-		ClaimInterval: min(c.opts.ClaimIdle/2, 5*time.Second),
+		ClaimInterval: min(c.opts.ClaimIdle/2, time.Second),
 		MaxIdleTime:   c.opts.ClaimIdle,
+		// Claim only from consumers whose heartbeat has expired: a live one
+		// may be running a long handler.
+		ShouldClaimPendingMessage: c.ownerGone,
 		// A new group starts at the beginning of the stream, so that what was
 		// published before the group's first start is not skipped.
 		OldestId: "0",
@@ -203,6 +220,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if ctx.Err() == nil {
 		return fmt.Errorf("events consumer %s/%s: subscription ended unexpectedly", c.opts.Stream, c.opts.Group)
 	}
+	stopHeartbeat()
 	c.handBack()
 	return nil
 }
