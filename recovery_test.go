@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -311,4 +312,101 @@ func TestKilledInstanceMidSaga(t *testing.T) {
 		t.Errorf("orders took %v to resume, want well inside the 2 minute step deadline", took)
 	}
 	waitLevel(t, s, skus[0], 10-n, 0)
+}
+
+// ownPostgres is a PostgreSQL cluster of the test's own on a free port,
+// run as the postgres user (initdb refuses root).
+type ownPostgres struct {
+	t    *testing.T
+	dir  string
+	port int
+}
+
+func startOwnPostgres(t *testing.T) *ownPostgres {
+	t.Helper()
+	if _, err := exec.LookPath("pg_ctl"); err != nil {
+		t.Skip("pg_ctl not installed")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("own PostgreSQL cluster: needs root to run initdb as the postgres user")
+	}
+	pgUser, err := user.Lookup("postgres")
+	if err != nil {
+		t.Skip("no postgres user")
+	}
+	dir, err := os.MkdirTemp("", "shopgraph-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(pgUser.Uid)
+	gid, _ := strconv.Atoi(pgUser.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ownPostgres{t: t, dir: dir, port: l.Addr().(*net.TCPAddr).Port}
+	l.Close()
+	p.as("initdb", "-D", dir+"/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+	p.start()
+	t.Cleanup(func() {
+		p.stop()
+		_ = os.RemoveAll(dir)
+	})
+	return p
+}
+
+// as runs a PostgreSQL program as the postgres user.
+func (p *ownPostgres) as(args ...string) {
+	p.t.Helper()
+	cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+}
+
+func (p *ownPostgres) URL() string {
+	return "postgres://postgres@127.0.0.1:" + strconv.Itoa(p.port) + "/shop?sslmode=disable"
+}
+
+func (p *ownPostgres) start() {
+	p.t.Helper()
+	p.as("pg_ctl", "start", "-w", "-D", p.dir+"/data", "-l", p.dir+"/log", "-o",
+		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=60 -c fsync=off", p.port, p.dir))
+}
+
+// stop stops the cluster at once, dropping every connection.
+func (p *ownPostgres) stop() {
+	cmd := exec.Command("runuser", "-u", "postgres", "--", "pg_ctl", "stop", "-w", "-m", "immediate", "-D", p.dir+"/data")
+	_ = cmd.Run()
+}
+
+// TestPostgresOutage: PostgreSQL dies under a running shop. /readyz says
+// 503 and placeOrder answers UNAVAILABLE (not INTERNAL); once PostgreSQL is
+// back, /readyz is 200 again and orders complete, without a restart.
+func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
+	pg := startOwnPostgres(t)
+	s := newShop(t, "-database-url="+pg.URL(), "-shipping-step-interval=0")
+	skus := s.stock(t, "Chair", 10, 4000)
+	buyer := s.customer(t)
+	waitStatus(t, buyer, checkout(t, buyer, "tok_visa", map[string]int{skus[0]: 1}), "CONFIRMED")
+	if r := addToCart(t, buyer, skus[0], 1); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+
+	pg.stop()
+	waitReadyz(t, s.system, http.StatusServiceUnavailable)
+	r := buyer.do(placeOrderMutation, placeInput("tok_visa", "key-"+testenv.ID()))
+	if r.Code() != "UNAVAILABLE" {
+		t.Errorf("placeOrder with PostgreSQL down: %s, want extensions.code UNAVAILABLE", r.Raw)
+	}
+
+	pg.start()
+	waitReadyz(t, s.system, http.StatusOK)
+	id := str(buyer.must(placeOrderMutation, placeInput("tok_visa", "key-"+testenv.ID())), "placeOrder", "id")
+	waitStatus(t, buyer, id, "CONFIRMED")
+	waitLevel(t, s, skus[0], 8, 0)
 }
