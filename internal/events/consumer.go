@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -150,7 +151,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		return errors.New("events consumer: Stream, Group and a handler are required")
 	}
 	// Watermill logs its routine lifecycle at Info; keep that at Debug.
-	wlog := quietOnCancel{watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})}
+	wlog := newQuietLogger(watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
 	client := &groupClient{Client: c.rdb, c: c}
 	if err := c.beat(ctx); err != nil {
 		c.log.Warn("consumer heartbeat", "error", err)
@@ -290,17 +291,46 @@ func messageType(msg *message.Message) string {
 
 // quietOnCancel logs at Debug the errors Watermill reports at Error when the
 // consumer is being stopped ("read fail: context canceled" on every stream at
-// every shutdown), so that Error stays for real failures.
-type quietOnCancel struct{ watermill.LoggerAdapter }
+// every shutdown), so that Error stays for real failures. While Redis is
+// unreachable Watermill reports a failed read every 500ms: the same message
+// is logged at Error once per errorEvery, the repeats at Debug.
+type quietOnCancel struct {
+	watermill.LoggerAdapter
+	last *errorTimes
+}
+
+// errorEvery is how often one Watermill error message is logged at Error.
+const errorEvery = 10 * time.Second
+
+type errorTimes struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newQuietLogger(l watermill.LoggerAdapter) quietOnCancel {
+	return quietOnCancel{l, &errorTimes{last: map[string]time.Time{}}}
+}
 
 func (q quietOnCancel) Error(msg string, err error, fields watermill.LogFields) {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || !q.last.due(msg, time.Now()) {
 		q.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"err": err}))
 		return
 	}
 	q.LoggerAdapter.Error(msg, err, fields)
 }
 
+// due reports whether msg was not logged at Error in the last errorEvery,
+// and if so records now.
+func (e *errorTimes) due(msg string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.last[msg]; ok && now.Sub(t) < errorEvery {
+		return false
+	}
+	e.last[msg] = now
+	return true
+}
+
 func (q quietOnCancel) With(fields watermill.LogFields) watermill.LoggerAdapter {
-	return quietOnCancel{q.LoggerAdapter.With(fields)}
+	return quietOnCancel{q.LoggerAdapter.With(fields), q.last}
 }
