@@ -25,13 +25,16 @@ import (
 	"github.com/shopgraph/shopgraph/internal/mongodb"
 	"github.com/shopgraph/shopgraph/internal/postgres"
 	"github.com/shopgraph/shopgraph/internal/redisconn"
+	"github.com/shopgraph/shopgraph/internal/subgraph"
 )
 
-// component is a built service: its HTTP handler and, for services that
-// consume streams or run timers, a loop that runs until its context ends.
+// component is a built service: its HTTP handler, the stores /readyz pings
+// and, for services that consume streams or run timers, a loop that runs
+// until its context ends.
 type component struct {
 	handler http.Handler
 	run     func(ctx context.Context) error
+	ready   []subgraph.Check
 }
 
 // service is one subgraph: how to build it from the shared dependencies.
@@ -86,7 +89,7 @@ func (a *app) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		srv, err := a.listen(s.name, c.handler)
+		srv, err := a.listen(s.name, subgraph.WithReadiness(c.handler, a.log.With("service", s.name), c.ready...))
 		if err != nil {
 			return err
 		}

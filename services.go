@@ -6,8 +6,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/subgraph"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory"
 	inventorypg "github.com/shopgraph/shopgraph/subgraphs/inventory/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/notifications"
@@ -45,6 +47,23 @@ func (a *app) depsFor(ctx context.Context, s string, migrations fs.FS) (deps, er
 		return deps{}, err
 	}
 	return deps{pool: pool, redis: rdb, v: v}, nil
+}
+
+// checks are the readiness checks of a service on d's stores.
+func (d deps) checks() []subgraph.Check {
+	return []subgraph.Check{pgCheck(d.pool), redisCheck(d.redis)}
+}
+
+func pgCheck(p *pgxpool.Pool) subgraph.Check {
+	return subgraph.Check{Name: "postgres", Ping: p.Ping}
+}
+
+func redisCheck(r *redis.Client) subgraph.Check {
+	return subgraph.Check{Name: "redis", Ping: func(ctx context.Context) error { return r.Ping(ctx).Err() }}
+}
+
+func mongoCheck(db *mongo.Database) subgraph.Check {
+	return subgraph.Check{Name: "mongodb", Ping: func(ctx context.Context) error { return db.Client().Ping(ctx, nil) }}
 }
 
 // The builders below wire each subgraph from the configuration; each opens
@@ -90,7 +109,7 @@ func buildUsers(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, run: svc.Run}, nil
+	return component{handler: svc.Handler, run: svc.Run, ready: []subgraph.Check{pgCheck(pool), redisCheck(rdb)}}, nil
 }
 
 func buildProducts(ctx context.Context, a *app) (component, error) {
@@ -106,7 +125,7 @@ func buildProducts(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler}, nil
+	return component{handler: svc.Handler, ready: []subgraph.Check{mongoCheck(db)}}, nil
 }
 
 func buildInventory(ctx context.Context, a *app) (component, error) {
@@ -122,7 +141,7 @@ func buildInventory(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, run: svc.Run}, nil
+	return component{handler: svc.Handler, run: svc.Run, ready: d.checks()}, nil
 }
 
 func buildPayments(ctx context.Context, a *app) (component, error) {
@@ -137,7 +156,7 @@ func buildPayments(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, run: svc.Run}, nil
+	return component{handler: svc.Handler, run: svc.Run, ready: d.checks()}, nil
 }
 
 func buildShipping(ctx context.Context, a *app) (component, error) {
@@ -153,7 +172,7 @@ func buildShipping(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, run: svc.Run}, nil
+	return component{handler: svc.Handler, run: svc.Run, ready: d.checks()}, nil
 }
 
 func buildNotifications(ctx context.Context, a *app) (component, error) {
@@ -186,7 +205,7 @@ func buildNotifications(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, run: svc.Run}, nil
+	return component{handler: svc.Handler, run: svc.Run, ready: []subgraph.Check{mongoCheck(db), redisCheck(rdb)}}, nil
 }
 
 func buildOrders(ctx context.Context, a *app) (component, error) {
@@ -203,5 +222,5 @@ func buildOrders(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, run: svc.Run}, nil
+	return component{handler: svc.Handler, run: svc.Run, ready: d.checks()}, nil
 }

@@ -3,7 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +32,10 @@ func (g *Gateway) serveHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serveReady answers readiness: 200 when every service answers
-// { __typename }, else 503. The body lists each service's state; its
-// status is "degraded" (still 200) when a service's new schema was rejected.
+// { __typename } and its own /readyz (its stores) says ready, else 503. A
+// service with no /readyz (404) is judged by { __typename } alone. The body
+// lists each service's state; its status is "degraded" (still 200) when a
+// service's new schema was rejected.
 func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	timeout := min(g.cfg.UpstreamTimeout, maxReadyCheck)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -46,6 +51,9 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 				err = errNoTypename
 			}
 			g.reload.seen(s.Name, err == nil)
+			if err == nil {
+				err = g.serviceReady(ctx, s.URL)
+			}
 			if err != nil {
 				states[i].Status = "unavailable"
 				g.log.WarnContext(ctx, "service not ready", "service", s.Name, "url", s.URL, "err", causeOf(firstError(err)))
@@ -74,6 +82,31 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 }
 
 var errNoTypename = errors.New("answered without __typename")
+
+// serviceReady asks the service's /readyz (next to its /graphql endpoint)
+// whether its stores are reachable.
+func (g *Gateway) serviceReady(ctx context.Context, graphqlURL string) error {
+	base, ok := strings.CutSuffix(graphqlURL, "/graphql")
+	if !ok {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := g.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("readyz: %w", err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	switch res.StatusCode {
+	case http.StatusOK, http.StatusNotFound:
+		return nil
+	default:
+		return fmt.Errorf("readyz answered %s", res.Status)
+	}
+}
 
 // firstError returns the first error of a graphql.ErrorList, or err.
 func firstError(err error) error {

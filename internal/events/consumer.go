@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -54,14 +55,20 @@ type ConsumerOptions struct {
 	// MetaDeadLetterReason set. Default Stream + ".dead-letter".
 	DeadLetterStream string
 	// ClaimIdle is how long a message may stay delivered but unacknowledged
-	// (its consumer crashed, or is still busy) before another consumer of the
-	// group claims it. Keep it above the longest handling time including all
-	// retries; a message claimed too early is handled twice, which the inbox
-	// absorbs. Default 1 minute.
+	// by a consumer that is gone (crashed, killed) before another consumer of
+	// the group claims it. A live consumer keeps a heartbeat key in Redis
+	// (refreshed every ClaimIdle/3, expiring after ClaimIdle), and its
+	// messages are never claimed while the key lives, however long its
+	// handler runs; so ClaimIdle only bounds how fast a dead consumer's work
+	// is taken over. Default 5 seconds.
 	ClaimIdle time.Duration
 	// Log receives handler failures and dead-lettered messages. Default: discard.
 	Log *slog.Logger
 }
+
+// DefaultClaimIdle is ConsumerOptions.ClaimIdle's default: a message held by
+// a dead consumer is handed to another well inside a saga step's deadline.
+const DefaultClaimIdle = 5 * time.Second
 
 // Consumer reads a stream as a member of a consumer group, one message at a
 // time, acknowledging each once handled (or dead-lettered).
@@ -92,7 +99,7 @@ func NewConsumer(rdb *redis.Client, opts ConsumerOptions) *Consumer {
 		opts.DeadLetterStream = opts.Stream + ".dead-letter"
 	}
 	if opts.ClaimIdle <= 0 {
-		opts.ClaimIdle = time.Minute
+		opts.ClaimIdle = DefaultClaimIdle
 	}
 	log := opts.Log
 	if log == nil {
@@ -144,15 +151,26 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		return errors.New("events consumer: Stream, Group and a handler are required")
 	}
 	// Watermill logs its routine lifecycle at Info; keep that at Debug.
-	wlog := quietOnCancel{watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})}
-	client := sharedClient{c.rdb}
+	wlog := newQuietLogger(watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	client := &groupClient{Client: c.rdb, c: c}
+	if err := c.beat(ctx); err != nil {
+		c.log.Warn("consumer heartbeat", "error", err)
+	}
+	hbCtx, cancelHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
+	hbDone := make(chan struct{})
+	go c.heartbeat(hbCtx, hbDone)
+	stopHeartbeat := func() { cancelHeartbeat(); <-hbDone }
+	defer stopHeartbeat()
 	sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
 		Client:        client,
 		Unmarshaller:  unmarshaller{},
 		Consumer:      c.opts.Name,
 		ConsumerGroup: c.opts.Group,
-		ClaimInterval: min(c.opts.ClaimIdle/2, 5*time.Second),
+		ClaimInterval: min(c.opts.ClaimIdle/2, time.Second),
 		MaxIdleTime:   c.opts.ClaimIdle,
+		// Claim only from consumers whose heartbeat has expired: a live one
+		// may be running a long handler.
+		ShouldClaimPendingMessage: c.ownerGone,
 		// A new group starts at the beginning of the stream, so that what was
 		// published before the group's first start is not skipped.
 		OldestId: "0",
@@ -203,6 +221,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if ctx.Err() == nil {
 		return fmt.Errorf("events consumer %s/%s: subscription ended unexpectedly", c.opts.Stream, c.opts.Group)
 	}
+	stopHeartbeat()
 	c.handBack()
 	return nil
 }
@@ -272,17 +291,46 @@ func messageType(msg *message.Message) string {
 
 // quietOnCancel logs at Debug the errors Watermill reports at Error when the
 // consumer is being stopped ("read fail: context canceled" on every stream at
-// every shutdown), so that Error stays for real failures.
-type quietOnCancel struct{ watermill.LoggerAdapter }
+// every shutdown), so that Error stays for real failures. While Redis is
+// unreachable Watermill reports a failed read every 500ms: the same message
+// is logged at Error once per errorEvery, the repeats at Debug.
+type quietOnCancel struct {
+	watermill.LoggerAdapter
+	last *errorTimes
+}
+
+// errorEvery is how often one Watermill error message is logged at Error.
+const errorEvery = 10 * time.Second
+
+type errorTimes struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newQuietLogger(l watermill.LoggerAdapter) quietOnCancel {
+	return quietOnCancel{l, &errorTimes{last: map[string]time.Time{}}}
+}
 
 func (q quietOnCancel) Error(msg string, err error, fields watermill.LogFields) {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || !q.last.due(msg, time.Now()) {
 		q.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"err": err}))
 		return
 	}
 	q.LoggerAdapter.Error(msg, err, fields)
 }
 
+// due reports whether msg was not logged at Error in the last errorEvery,
+// and if so records now.
+func (e *errorTimes) due(msg string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.last[msg]; ok && now.Sub(t) < errorEvery {
+		return false
+	}
+	e.last[msg] = now
+	return true
+}
+
 func (q quietOnCancel) With(fields watermill.LogFields) watermill.LoggerAdapter {
-	return quietOnCancel{q.LoggerAdapter.With(fields)}
+	return quietOnCancel{q.LoggerAdapter.With(fields), q.last}
 }

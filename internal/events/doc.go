@@ -48,7 +48,12 @@
 // failing message is retried with exponential backoff, then sent to a
 // dead-letter stream and logged at Error, and the consumer goes on with the
 // next. Messages left unacknowledged by a crashed consumer are claimed by
-// another member of its group after ClaimIdle. Stream names take a prefix.
+// another member of its group once its heartbeat key has expired and they
+// have been idle for ClaimIdle (5 s by default); a live consumer's messages
+// are never claimed, however long its handler runs. A consumer whose group
+// vanished (Redis restarted empty) creates it again at the start of the
+// stream, so the system converges without a restart. Stream names take a
+// prefix.
 //
 // Latency: a commit wakes the relays through PostgreSQL LISTEN/NOTIFY (a
 // poll every PollInterval is the safety net) and consumers block on

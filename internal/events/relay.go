@@ -143,22 +143,41 @@ type outboxRow struct {
 }
 
 // publishBatch publishes up to BatchSize of the oldest outbox rows and
-// deletes them, and returns how many it published.
+// deletes them, and returns how many it published. It costs two round trips
+// to PostgreSQL (BEGIN, lock and SELECT in one pipeline; DELETE and COMMIT
+// in another) and one to Redis (the XADDs in one pipeline).
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
-	tx, err := r.pool.Begin(ctx)
+	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return 0, fmt.Errorf("acquire: %w", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// A connection given back inside a transaction (after an error) is
+	// closed by the pool, which rolls the transaction back.
+	defer conn.Release()
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
 
-	// Serialize the relays of this schema. Taken before the SELECT, so that a
-	// relay that waited sees every row committed before it got the lock.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, relayLockClass); err != nil {
-		return 0, fmt.Errorf("lock outbox: %w", err)
+	// Serialize the relays of this schema. The lock is taken before the
+	// SELECT, so that a relay that waited sees every row committed before it
+	// got the lock.
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, relayLockClass)
+	b.Queue(selectOutbox, r.opts.BatchSize)
+	br := conn.SendBatch(ctx, b)
+	rows, err := r.readOutbox(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("read outbox: %w", cerr)
 	}
-	rows, err := r.readOutbox(ctx, tx)
-	if err != nil || len(rows) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
 	}
 
 	pipe := r.rdb.Pipeline()
@@ -184,20 +203,30 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM events_outbox WHERE seq = ANY($1)`, seqs); err != nil {
+	b = &pgx.Batch{}
+	b.Queue(`DELETE FROM events_outbox WHERE seq = ANY($1)`, seqs)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("delete published rows: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
+	done = true
 	r.log.Debug("published outbox messages", "count", len(rows))
 	return len(rows), nil
 }
 
-func (r *Relay) readOutbox(ctx context.Context, tx pgx.Tx) ([]outboxRow, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT seq, stream, id, type, key, payload, metadata, occurred_at
-		FROM events_outbox ORDER BY seq LIMIT $1`, r.opts.BatchSize)
+const selectOutbox = `
+	SELECT seq, stream, id, type, key, payload, metadata, occurred_at
+	FROM events_outbox ORDER BY seq LIMIT $1`
+
+// readOutbox reads the results of BEGIN, the lock and selectOutbox.
+func (r *Relay) readOutbox(br pgx.BatchResults) ([]outboxRow, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("lock outbox: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}

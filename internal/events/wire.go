@@ -8,7 +8,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/redis/go-redis/v9"
 )
 
 // A stream entry is in watermill-redisstream's format (the fields
@@ -71,12 +70,6 @@ func (unmarshaller) Unmarshal(values map[string]any) (*message.Message, error) {
 	bad.Metadata.Set(metaUnreadable, err.Error())
 	return bad, nil
 }
-
-// sharedClient lends the caller's Redis client to Watermill, whose subscriber
-// and publisher close their client when they close.
-type sharedClient struct{ *redis.Client }
-
-func (sharedClient) Close() error { return nil }
 
 // permanentError is a handler error that retrying cannot fix.
 type permanentError struct{ err error }

@@ -195,8 +195,9 @@ func operationToken(ext map[string]any) (token string, present bool) {
 
 // Presenter is the one place where errors become GraphQL errors: an
 // *apperr.Error keeps its message and code; an error gqlgen or the validator
-// already coded keeps its code; anything else is internal — logged here, once,
-// and shown as "internal error" with code INTERNAL.
+// already coded keeps its code; a store that cannot be reached (see
+// StoreUnavailable) is UNAVAILABLE; anything else is internal — logged here,
+// once, and shown as "internal error" with code INTERNAL.
 func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
@@ -218,6 +219,14 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// null in a non-null input): the client's fault.
 			out := *gqlErr
 			out.Extensions = map[string]any{"code": apperr.InvalidInput}
+			return &out
+		}
+		if StoreUnavailable(err) {
+			log.WarnContext(ctx, "store unavailable", "path", gqlErr.Path.String(), "err", err)
+			out := *gqlErr
+			out.Message = unavailableError.Message
+			out.Err = nil
+			out.Extensions = map[string]any{"code": apperr.Unavailable}
 			return &out
 		}
 		log.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)

@@ -91,7 +91,8 @@ type Config struct {
 	SweepInterval time.Duration
 	// ClaimIdle is how long a saga event delivered to a consumer that
 	// stopped before acknowledging it waits before another consumer of the
-	// group takes it over (1 minute if 0).
+	// group takes it over (events.DefaultClaimIdle, 5 s, if 0; a live
+	// consumer's messages are never taken, see events.ConsumerOptions).
 	ClaimIdle time.Duration
 	// StatusBuffer is how many status updates a subscriber may fall behind
 	// before it is resynced (order.DefaultFeedBuffer, 64, if 0).
@@ -146,7 +147,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		c.SweepInterval = time.Second
 	}
 	if c.ClaimIdle <= 0 {
-		c.ClaimIdle = time.Minute
+		c.ClaimIdle = events.DefaultClaimIdle
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -128,10 +128,10 @@ func (s *Service) Run(ctx context.Context) error {
 			Group:  ConsumerGroup,
 			Prefix: s.prefix,
 			// An authorization may take several provider attempts with
-			// backoff; a message claimed by another replica meanwhile is
-			// harmless (the commands are idempotent), but wasteful.
-			ClaimIdle: 2 * time.Minute,
-			Log:       s.log,
+			// backoff: the consumer's heartbeat keeps its message from
+			// being claimed meanwhile, and a killed replica's message is
+			// taken over after events.DefaultClaimIdle.
+			Log: s.log,
 		})
 		return c.Run(ctx, s.handle)
 	})

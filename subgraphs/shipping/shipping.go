@@ -141,11 +141,10 @@ func (s *Service) Run(ctx context.Context) error {
 			Group:  ConsumerGroup,
 			Prefix: s.prefix,
 			// A command may wait on the carrier (up to its timeout per
-			// attempt, with retries); a message claimed by another replica
-			// meanwhile is harmless (the commands are idempotent), but
-			// wasteful.
-			ClaimIdle: 2 * time.Minute,
-			Log:       s.log,
+			// attempt, with retries): the consumer's heartbeat keeps its
+			// message from being claimed meanwhile, and a killed replica's
+			// message is taken over after events.DefaultClaimIdle.
+			Log: s.log,
 		})
 		if err := c.Run(ctx, s.HandleCommand); err != nil {
 			return fmt.Errorf("shipping: %w", err)
