@@ -59,6 +59,7 @@ func monitoredStore(t *testing.T) (*mongostore.Store, *commandLog) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testenv.MongoIndexIDLookups(t, db)
 	return s, log
 }
 
@@ -174,11 +175,15 @@ func TestLookupsReadByIDEquality(t *testing.T) {
 func BenchmarkLookup(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{100, 10_000} {
+		if n > 100 && testing.Short() {
+			break
+		}
 		db := testenv.Mongo(b, "bench")
 		s, err := mongostore.NewStore(ctx, db, testenv.Logger(), func() time.Time { return t0 })
 		if err != nil {
 			b.Fatal(err)
 		}
+		testenv.MongoIndexIDLookups(b, db)
 		ps := make([]*catalog.Product, n)
 		for i := range ps {
 			ps[i] = product(fmt.Sprintf("P %d", i), fmt.Sprintf("p-%d", i), fmt.Sprintf("P%d-S", i), fmt.Sprintf("P%d-M", i))
@@ -205,6 +210,9 @@ func BenchmarkLookup(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("catalog=%d/scan", n), func(b *testing.B) {
+			if n > 100 {
+				b.Skip("the scan takes seconds per read on 10,000 products")
+			}
 			for i := 0; b.Loop(); i++ {
 				cur, err := db.Collection("products").Find(ctx, bson.M{"skus": bson.M{"$in": []string{pick(i).Variants[0].SKU}}})
 				if err != nil {

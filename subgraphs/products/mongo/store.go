@@ -106,6 +106,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.products, "status_name", asc("status", "sortName", "_id"), false},
 		{s.products, "status_price", asc("status", "minPrice", "_id"), false},
 		{s.categories, "slug_unique", asc("slug"), true},
+		// Also makes sure the claims collection exists from the start.
+		{s.claims, "productId", asc("productId"), false},
 	}
 	// One at a time: FerretDB v1.24.2's createIndexes panics (and drops the
 	// connection) when two or more of the indexes it is given exist already,
