@@ -127,8 +127,10 @@ type seedOptions struct {
 	Customers         int
 	OrdersPerCustomer int
 	CheckoutCustomers int
-	AdminEmail        string
-	AdminPassword     string
+	// Concurrency of the catalog's seeding.
+	Concurrency   int
+	AdminEmail    string
+	AdminPassword string
 }
 
 const (
@@ -167,7 +169,7 @@ func seed(ctx context.Context, hc *http.Client, url string, o seedOptions, log i
 	d.CategoryID = cat
 	d.Products = make([]product, o.Products)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
+	g.SetLimit(max(o.Concurrency, 1))
 	for i := range o.Products {
 		g.Go(func() error {
 			p, err := createProduct(gctx, hc, url, admin, fmt.Sprintf("Bench %s %03d", d.RunID, i), cat,
