@@ -38,6 +38,7 @@ import (
 
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/subgraphs/products/catalog"
@@ -74,6 +75,10 @@ type Store struct {
 	channel string
 	id      string
 	log     *slog.Logger
+	// loads lets one read of a key reach the store at a time: the others
+	// wait for it (a product page missed by many requests at once, after a
+	// change, is one scan).
+	loads singleflight.Group
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -202,14 +207,21 @@ func cached[T any](s *Store, key string, load func() (T, error)) (T, error) {
 	if e, ok := s.c.GetIfPresent(key); ok && e.epoch == epoch {
 		return e.v.(T), nil
 	}
-	v, err := load()
+	shared, err, _ := s.loads.Do(fmt.Sprintf("%d/%s", epoch, key), func() (any, error) {
+		v, err := load()
+		if err != nil {
+			return nil, err
+		}
+		if s.epoch.Load() == epoch {
+			s.c.Set(key, entry{epoch: epoch, v: v})
+		}
+		return v, nil
+	})
 	if err != nil {
-		return v, err
+		var zero T
+		return zero, err
 	}
-	if s.epoch.Load() == epoch {
-		s.c.Set(key, entry{epoch: epoch, v: v})
-	}
-	return v, nil
+	return shared.(T), nil
 }
 
 // each returns the products under prefix+key for keys, loading the missing
