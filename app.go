@@ -65,8 +65,10 @@ type app struct {
 	group   *errgroup.Group
 	gctx    context.Context
 
-	redis    *redis.Client
-	mongo    *mongo.Client
+	redis *redis.Client
+	mongo *mongo.Client
+	// embedded is the embedded FerretDB, when there is no -mongodb-uri.
+	embedded *mongodb.Embedded
 	key      jwk.Key
 	verifier *auth.Verifier
 	urls     map[string]string // service name → URL the gateway and services use
@@ -228,6 +230,7 @@ func (a *app) mongoDB(ctx context.Context, s string) (*mongo.Database, error) {
 				return nil, err
 			}
 			a.closers = append(a.closers, e.Stop)
+			a.embedded = e
 			uri = e.URI
 		}
 		c, err := mongodb.Connect(ctx, uri)

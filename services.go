@@ -121,11 +121,22 @@ func buildProducts(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
-	svc, err := products.New(ctx, products.Config{DB: db, Verifier: v, Log: a.log.With("service", "products")})
+	rdb, err := a.redisClient(ctx)
 	if err != nil {
 		return component{}, err
 	}
-	return component{handler: svc.Handler, ready: []subgraph.Check{mongoCheck(db)}}, nil
+	svc, err := products.New(ctx, products.Config{DB: db, Verifier: v, Log: a.log.With("service", "products"),
+		Redis: rdb, RedisPrefix: a.cfg.RedisPrefix, CacheSize: a.cfg.CatalogCacheSize, CacheTTL: a.cfg.CatalogCacheTTL})
+	if err != nil {
+		return component{}, err
+	}
+	if a.embedded != nil {
+		// The store has created its collections: index their _id lookups.
+		if err := a.embedded.IndexIDLookups(ctx, db.Name()); err != nil {
+			return component{}, err
+		}
+	}
+	return component{handler: svc.Handler, run: svc.Run, ready: []subgraph.Check{mongoCheck(db), redisCheck(rdb)}}, nil
 }
 
 func buildInventory(ctx context.Context, a *app) (component, error) {

@@ -8,6 +8,7 @@ package mongodb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	_ "modernc.org/sqlite" // the driver FerretDB uses, for IndexIDLookups
 )
 
 // Connect returns a client connected to uri, after a ping.
@@ -38,7 +40,9 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 
 // Embedded is a FerretDB server running inside this process.
 type Embedded struct {
-	URI    string
+	URI string
+	// Dir holds the SQLite files, one per database.
+	Dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -66,7 +70,7 @@ func StartEmbedded(ctx context.Context, dir string, log *slog.Logger) (*Embedded
 		return nil, fmt.Errorf("start embedded FerretDB: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{Dir: abs, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(rctx)
@@ -79,4 +83,46 @@ func StartEmbedded(ctx context.Context, dir string, log *slog.Logger) (*Embedded
 func (e *Embedded) Stop() {
 	e.cancel()
 	<-e.done
+}
+
+// IndexIDLookups makes `_id` equality reads of every collection of database
+// dbName use an index. FerretDB v1.24.2's SQLite backend pushes such a find
+// down as `WHERE _ferretdb_sjson->'$._id' = ?`, but indexes `_id` as
+// `_ferretdb_sjson->"_id"`, an expression SQLite does not match with it: so
+// without this every lookup scans its table, and costs grow with the
+// collection. It adds, to the database file, a unique index on the very
+// expression the pushdown uses (FerretDB does not list it; dropping the
+// collection drops it). Call it after the collections exist; it is a no-op
+// for those already indexed. No library does this: it is a workaround of
+// one FerretDB version, to drop with FerretDB v2.
+func (e *Embedded) IndexIDLookups(ctx context.Context, dbName string) error {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.Dir, dbName+".sqlite")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dbName, err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	if err != nil {
+		return fmt.Errorf("list collections of %s: %w", dbName, err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		q := fmt.Sprintf(`CREATE UNIQUE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_id_lookup", t)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index _id lookups of %s.%s: %w", dbName, t, err)
+		}
+	}
+	return nil
 }

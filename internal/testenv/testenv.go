@@ -118,9 +118,10 @@ func Redis(t testing.TB) (*redis.Client, string) {
 
 var mongoOnce struct {
 	sync.Once
-	uri    string
-	client *mongo.Client
-	err    error
+	embedded *mongodb.Embedded
+	uri      string
+	client   *mongo.Client
+	err      error
 }
 
 // MongoURI returns the URI of the MongoDB tests use: MONGODB_TEST_URI, or one
@@ -150,10 +151,24 @@ func startMongo() {
 				return
 			}
 			uri = e.URI
+			mongoOnce.embedded = e
 		}
 		mongoOnce.uri = uri
 		mongoOnce.client, mongoOnce.err = mongodb.Connect(ctx, uri)
 	})
+}
+
+// MongoIndexIDLookups indexes the `_id` lookups of db's collections as the
+// binary does on the embedded FerretDB (see mongodb.Embedded.IndexIDLookups);
+// nothing on another MongoDB.
+func MongoIndexIDLookups(t testing.TB, db *mongo.Database) {
+	t.Helper()
+	if mongoOnce.embedded == nil {
+		return
+	}
+	if err := mongoOnce.embedded.IndexIDLookups(context.Background(), db.Name()); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 }
 
 // Mongo returns a fresh database, dropped when the test ends.

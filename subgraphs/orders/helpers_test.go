@@ -31,6 +31,8 @@ type fakeCatalog struct {
 	mu       sync.Mutex
 	variants map[string]cart.Variant
 	down     bool
+	// lookups counts the calls of Variants.
+	lookups int
 }
 
 func newCatalog(vs ...cart.Variant) *fakeCatalog {
@@ -50,6 +52,7 @@ func (c *fakeCatalog) set(v cart.Variant) {
 func (c *fakeCatalog) Variants(_ context.Context, skus []string) (map[string]cart.Variant, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lookups++
 	if c.down {
 		return nil, apperr.Errorf(apperr.Unavailable, "the product catalog cannot be reached; try again")
 	}
@@ -60,6 +63,13 @@ func (c *fakeCatalog) Variants(_ context.Context, skus []string) (map[string]car
 		}
 	}
 	return out, nil
+}
+
+// calls returns how many times Variants was called so far.
+func (c *fakeCatalog) calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lookups
 }
 
 // variant returns an ACTIVE variant priced at price.

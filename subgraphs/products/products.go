@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
+	"github.com/shopgraph/shopgraph/subgraphs/products/cache"
 	"github.com/shopgraph/shopgraph/subgraphs/products/catalog"
 	"github.com/shopgraph/shopgraph/subgraphs/products/graph"
 	mongostore "github.com/shopgraph/shopgraph/subgraphs/products/mongo"
@@ -28,6 +30,15 @@ type Config struct {
 	Log *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Redis carries the read cache's invalidations between replicas, on
+	// the channel RedisPrefix + "catalog:changed". Nil for one replica
+	// only.
+	Redis       *redis.Client
+	RedisPrefix string
+	// CacheSize is the most entries of the read cache; 0 for no cache.
+	// CacheTTL is the longest an entry is served (cache.DefaultTTL if 0).
+	CacheSize int
+	CacheTTL  time.Duration
 }
 
 // Service is a running products service.
@@ -36,6 +47,7 @@ type Service struct {
 	Handler http.Handler
 	// Catalog is the domain service, for in-process callers such as seeding.
 	Catalog *catalog.Service
+	cache   *cache.Store
 }
 
 // New creates the store's indexes and returns the service.
@@ -53,7 +65,17 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := catalog.NewService(store, c.Now)
+	var cs catalog.Store = store
+	var rc *cache.Store
+	if c.CacheSize > 0 {
+		rc, err = cache.New(store, cache.Options{Size: c.CacheSize, TTL: c.CacheTTL,
+			Redis: c.Redis, Channel: c.RedisPrefix + "catalog:changed", Log: c.Log})
+		if err != nil {
+			return nil, err
+		}
+		cs = rc
+	}
+	svc := catalog.NewService(cs, c.Now)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Catalog: svc}})
 	h := subgraph.Handler(es, subgraph.Options{
 		Name:       "products",
@@ -61,7 +83,17 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		Log:        c.Log,
 		Middleware: graph.Middleware(svc, graph.DefaultLoaderWait),
 	})
-	return &Service{Handler: h, Catalog: svc}, nil
+	return &Service{Handler: h, Catalog: svc, cache: rc}, nil
+}
+
+// Run keeps the read cache subscribed to the other replicas' catalog
+// changes until ctx ends (see cache.Store.Listen).
+func (s *Service) Run(ctx context.Context) error {
+	if s.cache == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return s.cache.Listen(ctx)
 }
 
 // Close releases what the service holds. The database client belongs to the

@@ -63,6 +63,10 @@ type config struct {
 	Progress      bool
 	Fanout        fanoutOptions
 	GatewayDedupe bool
+	// CheckoutLevels: the checkout scenario at each of these concurrencies
+	// instead of -c.
+	CheckoutLevels []int
+	Flash          flashOptions
 }
 
 var allTargets = []string{"ours", "nautilus", "direct"}
@@ -91,6 +95,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Seed.Products, "products", 50, "products to seed (2 variants each, stocked)")
 	fs.IntVar(&c.Seed.Customers, "customers", 8, "customers to register for orders3hop")
 	fs.IntVar(&c.Seed.OrdersPerCustomer, "orders-per-customer", 3, "orders each of those customers places")
+	fs.IntVar(&c.Seed.Concurrency, "seed-c", 4, "concurrent requests while seeding the catalog")
+	fs.Func("checkout-c", "run the checkout scenario at each of these `concurrencies` (comma-separated, e.g. 8,32,64) instead of -c", func(v string) error {
+		for _, f := range splitList(v) {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want positive integers, got %q", f)
+			}
+			c.CheckoutLevels = append(c.CheckoutLevels, n)
+		}
+		return nil
+	})
+	fs.IntVar(&c.Flash.Customers, "flash-customers", 500, "flashsale: customers who each order one unit of the hot SKU at once")
+	fs.IntVar(&c.Flash.Stock, "flash-stock", 50, "flashsale: units of the hot SKU in stock")
 	scenarioList := fs.String("scenarios", "typename,product,list,orders3hop,checkout", "scenarios to run, comma-separated")
 	targetList := fs.String("targets", strings.Join(allTargets, ","), "targets to run them against: ours, nautilus, direct (where it applies)")
 	fs.IntVar(&c.Load.Concurrency, "c", 16, "closed loop: concurrent workers")
@@ -114,7 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.Targets = splitList(*targetList)
 	var errs []error
 	for _, s := range c.Scenarios {
-		if _, ok := scenarioByName(s); !ok && s != "fanout" {
+		if _, ok := scenarioByName(s); !ok && s != "fanout" && s != "flashsale" {
 			errs = append(errs, fmt.Errorf("-scenarios: unknown scenario %q", s))
 		}
 	}
@@ -160,6 +177,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	c.Seed.AdminEmail, c.Seed.AdminPassword = c.AdminEmail, c.AdminPassword
 	c.Seed.CheckoutCustomers = c.Load.Concurrency
+	for _, n := range c.CheckoutLevels {
+		c.Seed.CheckoutCustomers = max(c.Seed.CheckoutCustomers, n)
+	}
+	if c.Flash.Stock < 1 || c.Flash.Customers < c.Flash.Stock {
+		errs = append(errs, errors.New("-flash-stock must be at least 1 and at most -flash-customers"))
+	}
 	c.Fanout.Duration, c.Fanout.Drain, c.Fanout.RedisURL, c.Fanout.Channel = c.Load.Duration, 5*time.Second, c.RedisURL, "order-status"
 	return c, errors.Join(errs...)
 }
@@ -300,6 +323,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if slices.Contains(cfg.Scenarios, "flashsale") && ctx.Err() == nil {
+		fr, err := flashSale(ctx, hc, gatewayURL, data, cfg, stderr)
+		if err != nil {
+			return fmt.Errorf("flashsale: %w", err)
+		}
+		rep.Notes = append(rep.Notes, fr.lines()...)
+	}
 	if sys != nil {
 		if err := sys.Exited(); err != nil {
 			return err
@@ -307,7 +337,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Comparisons = compare(rep.Rows)
 	rep.Machine.LoadAvgEnd = loadAverage()
-	rep.Notes = notes(cfg)
+	rep.Notes = append(notes(cfg), rep.Notes...)
 	if ctx.Err() != nil {
 		rep.Notes = append(rep.Notes, "- Interrupted: only the measurements completed before are shown.")
 	}
@@ -362,6 +392,13 @@ func (m *measurer) all(ctx context.Context) []row {
 				rows = append(rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: no orders subgraph"})
 			case sc.flow != nil && m.cfg.Load.Rate > 0:
 				rows = append(rows, row{Scenario: sc.Name, Target: target, Skipped: "skipped: closed loop only (-rate)"})
+			case sc.Name == "checkout" && len(m.cfg.CheckoutLevels) > 0:
+				for _, n := range m.cfg.CheckoutLevels {
+					if r, ok := m.oneAt(ctx, sc, target, url, n); ok {
+						r.Scenario = fmt.Sprintf("checkout -c %d", n)
+						rows = append(rows, r)
+					}
+				}
 			default:
 				if r, ok := m.one(ctx, sc, target, url); ok {
 					rows = append(rows, r)
@@ -374,7 +411,13 @@ func (m *measurer) all(ctx context.Context) []row {
 
 // one warms up, then measures sc against target; ok is false if ctx ended.
 func (m *measurer) one(ctx context.Context, sc scenario, target, url string) (row, bool) {
+	return m.oneAt(ctx, sc, target, url, m.cfg.Load.Concurrency)
+}
+
+// oneAt is one with concurrency workers.
+func (m *measurer) oneAt(ctx context.Context, sc scenario, target, url string, concurrency int) (row, bool) {
 	opts := m.cfg.Load
+	opts.Concurrency = concurrency
 	if sc.flow != nil {
 		opts.Concurrency = min(opts.Concurrency, len(m.data.Checkout))
 	}

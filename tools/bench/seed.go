@@ -127,8 +127,10 @@ type seedOptions struct {
 	Customers         int
 	OrdersPerCustomer int
 	CheckoutCustomers int
-	AdminEmail        string
-	AdminPassword     string
+	// Concurrency of the catalog's seeding.
+	Concurrency   int
+	AdminEmail    string
+	AdminPassword string
 }
 
 const (
@@ -167,7 +169,7 @@ func seed(ctx context.Context, hc *http.Client, url string, o seedOptions, log i
 	d.CategoryID = cat
 	d.Products = make([]product, o.Products)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
+	g.SetLimit(max(o.Concurrency, 1))
 	for i := range o.Products {
 		g.Go(func() error {
 			p, err := createProduct(gctx, hc, url, admin, fmt.Sprintf("Bench %s %03d", d.RunID, i), cat,
@@ -306,10 +308,30 @@ func createProduct(ctx context.Context, hc *http.Client, url, admin, name, categ
 			Variants []struct{ ID, SKU, Name string }
 		}
 	}
-	err := call(ctx, hc, url, admin, `mutation($i: CreateProductInput!) { createProduct(input: $i) { id variants { id sku name } } }`,
-		map[string]any{"i": map[string]any{"name": name, "status": "ACTIVE", "categoryIds": []any{category}, "variants": vin}}, &r)
-	if err != nil {
-		return product{}, fmt.Errorf("create product %s: %w", name, err)
+	slug := strings.ToLower(strings.ReplaceAll(name, " ", "-"))
+	for attempt := 0; ; attempt++ {
+		err := call(ctx, hc, url, admin, `mutation($i: CreateProductInput!) { createProduct(input: $i) { id variants { id sku name } } }`,
+			map[string]any{"i": map[string]any{"name": name, "slug": slug, "status": "ACTIVE", "categoryIds": []any{category}, "variants": vin}}, &r)
+		if err == nil {
+			break
+		}
+		if attempt >= 5 || !strings.Contains(err.Error(), "UNAVAILABLE") {
+			return product{}, fmt.Errorf("create product %s: %w", name, err)
+		}
+		// A busy machine made the gateway give up: the product may have been
+		// created all the same.
+		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+		var got struct {
+			Product *struct {
+				ID       string
+				Variants []struct{ ID, SKU, Name string }
+			}
+		}
+		if call(ctx, hc, url, admin, `query($s: String!) { product(slug: $s) { id variants { id sku name } } }`,
+			map[string]any{"s": slug}, &got) == nil && got.Product != nil {
+			r.CreateProduct = *got.Product
+			break
+		}
 	}
 	p := product{ID: r.CreateProduct.ID, Name: name}
 	if len(r.CreateProduct.Variants) != 2 {
@@ -317,9 +339,19 @@ func createProduct(ctx context.Context, hc *http.Client, url, admin, name, categ
 	}
 	for k, v := range r.CreateProduct.Variants {
 		p.Variants = append(p.Variants, variant{ID: v.ID, SKU: v.SKU, Name: v.Name, Price: price + 500*k, Currency: "USD", ProductName: name})
-		if err := call(ctx, hc, url, admin, `mutation($s: String!, $d: Int!) { adjustStock(sku: $s, delta: $d, reason: "benchmark seed") { onHand } }`,
-			map[string]any{"s": v.SKU, "d": stock[k]}, nil); err != nil {
-			return product{}, fmt.Errorf("stock %s: %w", v.SKU, err)
+		for attempt := 0; ; attempt++ {
+			err := call(ctx, hc, url, admin, `mutation($s: String!, $d: Int!) { adjustStock(sku: $s, delta: $d, reason: "benchmark seed") { onHand } }`,
+				map[string]any{"s": v.SKU, "d": stock[k]}, nil)
+			if err == nil {
+				break
+			}
+			// The inventory service checks the SKU with the catalog before
+			// it changes anything: when that check times out on a busy
+			// machine, trying again adds the stock once.
+			if attempt >= 5 || !strings.Contains(err.Error(), "catalog cannot be reached") {
+				return product{}, fmt.Errorf("stock %s: %w", v.SKU, err)
+			}
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
 		}
 	}
 	return p, nil

@@ -99,7 +99,15 @@ type Variant struct {
 	Price   money.Money
 	// ProductID is the local key of the product the variant belongs to.
 	ProductID string
+	// product is the product the variant was read with, if a lookup by
+	// SKU read it (see Product()).
+	product *Product
 }
+
+// Product returns the product the variant was read with by a lookup by SKU
+// (VariantsBySKU, ResolveVariants), so that resolving it needs no second
+// read; nil if the variant came some other way.
+func (v *Variant) Product() *Product { return v.product }
 
 // SKUs returns the SKUs of the product's variants, in order.
 func (p *Product) SKUs() []string {

@@ -145,7 +145,10 @@ func (s *Service) variants(ctx context.Context, skus []string, visible func(cont
 			continue
 		}
 		for i := range p.Variants {
-			bySKU[p.Variants[i].SKU] = &p.Variants[i]
+			// A copy: p may be shared (by a cache), so it is not changed.
+			v := p.Variants[i]
+			v.product = p
+			bySKU[v.SKU] = &v
 		}
 	}
 	out := make([]*Variant, len(skus))

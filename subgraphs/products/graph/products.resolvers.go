@@ -246,6 +246,9 @@ func (r *queryResolver) VariantsBySku(ctx context.Context, skus []string) ([]*mo
 
 // Product is the resolver for the product field.
 func (r *variantResolver) Product(ctx context.Context, obj *model.Variant) (*model.Product, error) {
+	if p := obj.Variant.Product(); p != nil {
+		return model.NewProduct(p), nil
+	}
 	p, err := r.loaders(ctx).Products.Load(ctx, obj.ProductID)
 	if err != nil {
 		return nil, err

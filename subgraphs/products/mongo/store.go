@@ -24,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/subgraphs/products/catalog"
@@ -105,6 +106,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.products, "status_name", asc("status", "sortName", "_id"), false},
 		{s.products, "status_price", asc("status", "minPrice", "_id"), false},
 		{s.categories, "slug_unique", asc("slug"), true},
+		// Also makes sure the claims collection exists from the start.
+		{s.claims, "productId", asc("productId"), false},
 	}
 	// One at a time: FerretDB v1.24.2's createIndexes panics (and drops the
 	// connection) when two or more of the indexes it is given exist already,
@@ -436,33 +439,109 @@ func conflictSlug(slug string) error {
 		Message: fmt.Sprintf("slug %q is already used by another product; give another slug", slug)}
 }
 
-// ProductsByIDs implements catalog.Store.
+// lookupParallel is how many equality reads one lookup runs at once. On
+// real MongoDB they overlap; the embedded FerretDB client has one
+// connection, so there they queue on it, which is still correct.
+const lookupParallel = 8
+
+// ProductsByIDs implements catalog.Store: one `_id` equality read per key
+// (FerretDB v1 answers `{_id: {$in: …}}` by scanning the collection).
 func (s *Store) ProductsByIDs(ctx context.Context, ids []string) ([]*catalog.Product, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return s.findProducts(ctx, bson.M{"_id": bson.M{"$in": ids}})
+	found := make([]*catalog.Product, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookupParallel)
+	for i, id := range ids {
+		g.Go(func() error {
+			p, err := s.productByID(gctx, id)
+			found[i] = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return compact(found), nil
 }
 
-// ProductBySlug implements catalog.Store.
-func (s *Store) ProductBySlug(ctx context.Context, slug string) (*catalog.Product, error) {
+// productByID reads one product by `_id` equality; nil if there is none.
+func (s *Store) productByID(ctx context.Context, id string) (*catalog.Product, error) {
 	var d productDoc
-	err := s.products.FindOne(ctx, bson.M{"slug": slug}).Decode(&d)
+	err := s.products.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, apperr.Errorf(apperr.NotFound, "there is no product with slug %q", slug)
+		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find product by slug: %w", err)
+		return nil, fmt.Errorf("find product: %w", err)
 	}
 	return d.product(), nil
 }
 
-// ProductsBySKUs implements catalog.Store.
+// owner returns the product that holds the unique key (a claim's _id):
+// the claim names it, and the product must still hold the key. A claim
+// whose product does not (left behind by a create or update that failed
+// half-way, or not yet written) is ignored. Nil if there is none.
+func (s *Store) owner(ctx context.Context, key string) (*catalog.Product, error) {
+	var c claimDoc
+	err := s.claims.FindOne(ctx, bson.M{"_id": key}).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find claim: %w", err)
+	}
+	p, err := s.productByID(ctx, c.ProductID)
+	if err != nil || p == nil || !holds(p, key) {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ProductBySlug implements catalog.Store: through the slug's claim, two
+// `_id` equality reads.
+func (s *Store) ProductBySlug(ctx context.Context, slug string) (*catalog.Product, error) {
+	p, err := s.owner(ctx, slugKey(slug))
+	if err != nil {
+		return nil, fmt.Errorf("find product by slug: %w", err)
+	}
+	if p == nil {
+		return nil, apperr.Errorf(apperr.NotFound, "there is no product with slug %q", slug)
+	}
+	return p, nil
+}
+
+// ProductsBySKUs implements catalog.Store: the claims collection is the
+// SKU → product index (its _id is "sku:" + SKU), so each SKU costs two
+// `_id` equality reads, whatever the size of the catalog.
 func (s *Store) ProductsBySKUs(ctx context.Context, skus []string) ([]*catalog.Product, error) {
 	if len(skus) == 0 {
 		return nil, nil
 	}
-	return s.findProducts(ctx, bson.M{"skus": bson.M{"$in": skus}})
+	found := make([]*catalog.Product, len(skus))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookupParallel)
+	for i, sku := range skus {
+		g.Go(func() error {
+			p, err := s.owner(gctx, skuKey(sku))
+			found[i] = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("find products by SKU: %w", err)
+	}
+	// Two SKUs of one product find it twice: keep one.
+	seen := map[string]bool{}
+	out := make([]*catalog.Product, 0, len(found))
+	for _, p := range found {
+		if p != nil && !seen[p.ID] {
+			seen[p.ID] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // ListProducts implements catalog.Store.
@@ -645,6 +724,17 @@ func minus(a, b []string) []string {
 	for _, x := range a {
 		if !in[x] {
 			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// compact returns ps without its nils.
+func compact(ps []*catalog.Product) []*catalog.Product {
+	out := ps[:0]
+	for _, p := range ps {
+		if p != nil {
+			out = append(out, p)
 		}
 	}
 	return out
