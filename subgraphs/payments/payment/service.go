@@ -416,8 +416,11 @@ func (s *Service) Refund(ctx context.Context, id string, amount *money.Money, re
 	if err != nil {
 		return nil, err
 	}
+	// One refund ID, and so one provider idempotency key, for every attempt:
+	// a retried call never gives the money back twice.
+	refundID := s.newID()
 	err = s.retry.do(ctx, s.logRetry(ctx, "refund", p), func(ctx context.Context) error {
-		return s.provider.Refund(ctx, p.Reference, amt)
+		return s.provider.Refund(ctx, p.Reference, amt, "refund-"+refundID)
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -425,7 +428,6 @@ func (s *Service) Refund(ctx context.Context, id string, amount *money.Money, re
 		}
 		return nil, providerError("refund", err)
 	}
-	refundID := s.newID()
 	decide := func(p *Payment, at time.Time) ([]Event, error) {
 		evs, err := p.Refund(refundID, &amt, reason, at)
 		if err != nil {
