@@ -144,8 +144,8 @@ func buildPayments(ctx context.Context, a *app) (component, error) {
 	}
 	svc, err := payments.New(ctx, payments.Config{
 		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, Verifier: d.v,
-		Provider: provider,
-		Log:      a.log.With("service", "payments"),
+		Provider: provider, StripeWebhookSecret: a.cfg.StripeWebhookSecret,
+		Log: a.log.With("service", "payments"),
 	})
 	if err != nil {
 		return component{}, err
