@@ -15,7 +15,9 @@ import (
 	"github.com/shopgraph/shopgraph/subgraphs/notifications"
 	"github.com/shopgraph/shopgraph/subgraphs/orders"
 	"github.com/shopgraph/shopgraph/subgraphs/payments"
+	"github.com/shopgraph/shopgraph/subgraphs/payments/payment"
 	paymentspg "github.com/shopgraph/shopgraph/subgraphs/payments/postgres"
+	"github.com/shopgraph/shopgraph/subgraphs/payments/stripe"
 	"github.com/shopgraph/shopgraph/subgraphs/products"
 	"github.com/shopgraph/shopgraph/subgraphs/shipping"
 	shippingpg "github.com/shopgraph/shopgraph/subgraphs/shipping/postgres"
@@ -160,8 +162,19 @@ func buildPayments(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	var provider payment.Provider // nil: the sandbox
+	if a.cfg.PaymentProvider == "stripe" {
+		sp, err := stripe.New(stripe.Config{
+			SecretKey: a.cfg.StripeSecretKey, APIBase: a.cfg.StripeAPIBase, Log: a.log.With("service", "payments"),
+		})
+		if err != nil {
+			return component{}, err
+		}
+		provider = sp
+	}
 	svc, err := payments.New(ctx, payments.Config{
 		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, Verifier: d.v,
+		Provider: provider, StripeWebhookSecret: a.cfg.StripeWebhookSecret,
 		Log: a.log.With("service", "payments"),
 	})
 	if err != nil {

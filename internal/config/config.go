@@ -106,6 +106,15 @@ type Config struct {
 	SMSAuthToken    string
 	SMSFrom         string
 
+	// PaymentProvider is "sandbox" (test tokens, in memory) or "stripe".
+	PaymentProvider string
+	// StripeSecretKey is the Stripe API key; StripeWebhookSecret checks
+	// the signatures of the events Stripe posts to /webhooks/stripe;
+	// StripeAPIBase replaces https://api.stripe.com (stripe-mock in tests).
+	StripeSecretKey     string
+	StripeWebhookSecret string
+	StripeAPIBase       string
+
 	CORSOrigins     []string
 	UpstreamTimeout time.Duration
 	StartupTimeout  time.Duration
@@ -231,6 +240,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.SMSAccountSID, "sms-account-sid", "SHOPGRAPH_SMS_ACCOUNT_SID", "", "SMS provider account SID")
 	secret(&c.SMSAuthToken, "sms-auth-token", "SHOPGRAPH_SMS_AUTH_TOKEN", "SMS provider auth token")
 	str(&c.SMSFrom, "sms-from", "SHOPGRAPH_SMS_FROM", "", "phone number SMS are sent from (E.164, such as +14155550100)")
+	str(&c.PaymentProvider, "payment-provider", "SHOPGRAPH_PAYMENT_PROVIDER", "sandbox", "card payment provider: sandbox (test tokens such as tok_visa) or stripe")
+	secret(&c.StripeSecretKey, "stripe-secret-key", "STRIPE_SECRET_KEY", "Stripe secret API key (sk_live_… or sk_test_…), for -payment-provider=stripe")
+	secret(&c.StripeWebhookSecret, "stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "signing secret (whsec_…) of the Stripe webhook endpoint /webhooks/stripe of the payments service")
+	str(&c.StripeAPIBase, "stripe-api-base", "SHOPGRAPH_STRIPE_API_BASE", "", "Stripe API root (default https://api.stripe.com; a stripe-mock in tests)")
 	dur(&c.ReservationTTL, "reservation-ttl", "SHOPGRAPH_RESERVATION_TTL", 15*time.Minute, "how long stock stays reserved for an order awaiting payment")
 	dur(&c.SagaStepTimeout, "saga-step-timeout", "SHOPGRAPH_SAGA_STEP_TIMEOUT", 2*time.Minute, "deadline of each checkout step; a step that times out before payment is compensated")
 	integer(&c.CatalogCacheSize, "catalog-cache-size", "SHOPGRAPH_CATALOG_CACHE_SIZE", 100_000, "entries of the products service's in-process catalog read cache (0: no cache)")
@@ -387,6 +400,7 @@ func (c Config) validateNotifications() []error {
 	if c.SMTPPassword != "" && c.SMTPUsername == "" {
 		errs = append(errs, errors.New("-smtp-password needs -smtp-username"))
 	}
+	errs = append(errs, c.validatePayments()...)
 	if c.SMSURL == "" {
 		if c.SMSAccountSID != "" || c.SMSAuthToken != "" || c.SMSFrom != "" {
 			errs = append(errs, errors.New("-sms-account-sid, -sms-auth-token and -sms-from need -sms-url"))
@@ -401,6 +415,32 @@ func (c Config) validateNotifications() []error {
 	}
 	if !e164.MatchString(c.SMSFrom) {
 		errs = append(errs, fmt.Errorf("-sms-from: %q is not a phone number in E.164 form such as +14155550100", c.SMSFrom))
+	}
+	return errs
+}
+
+// validatePayments checks the payment provider settings.
+func (c Config) validatePayments() []error {
+	var errs []error
+	switch c.PaymentProvider {
+	case "sandbox":
+		if c.StripeSecretKey != "" || c.StripeWebhookSecret != "" || c.StripeAPIBase != "" {
+			errs = append(errs, errors.New("-stripe-secret-key, -stripe-webhook-secret and -stripe-api-base need -payment-provider=stripe"))
+		}
+	case "stripe":
+		if c.StripeSecretKey == "" {
+			errs = append(errs, errors.New("-payment-provider=stripe needs -stripe-secret-key"))
+		}
+		if c.StripeWebhookSecret == "" {
+			errs = append(errs, errors.New("-payment-provider=stripe needs -stripe-webhook-secret: payments that need 3-D Secure, disputes and refunds made in Stripe arrive by webhook"))
+		}
+		if c.StripeAPIBase != "" {
+			if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("-stripe-api-base: %q is not an http(s) URL", c.StripeAPIBase))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-payment-provider: %q is not sandbox or stripe", c.PaymentProvider))
 	}
 	return errs
 }

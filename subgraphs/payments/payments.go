@@ -24,6 +24,7 @@ import (
 	"github.com/shopgraph/shopgraph/subgraphs/payments/payment"
 	paymentspg "github.com/shopgraph/shopgraph/subgraphs/payments/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/payments/sandbox"
+	"github.com/shopgraph/shopgraph/subgraphs/payments/stripe"
 )
 
 // ConsumerGroup is the Redis consumer group of the payments command consumer.
@@ -41,6 +42,9 @@ type Config struct {
 	StreamPrefix string
 	// Provider is the card provider; nil means the sandbox.
 	Provider payment.Provider
+	// StripeWebhookSecret, if set, serves Stripe's events at
+	// /webhooks/stripe, checked with this signing secret (whsec_…).
+	StripeWebhookSecret string
 	// Verifier checks bearer tokens.
 	Verifier *auth.Verifier
 	// RetryBase is the first wait before a provider call is made again
@@ -56,7 +60,8 @@ type Config struct {
 
 // Service is the running payments service.
 type Service struct {
-	// Handler serves the subgraph: GraphQL at /graphql, /healthz.
+	// Handler serves the subgraph: GraphQL at /graphql, /healthz, and
+	// Stripe's events at /webhooks/stripe when configured.
 	Handler http.Handler
 	// Payments is the domain service, for callers in the same process.
 	Payments *payment.Service
@@ -107,6 +112,14 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		Log:        c.Log,
 		Middleware: graph.Middleware(svc),
 	})
+	if c.StripeWebhookSecret != "" {
+		mux := http.NewServeMux()
+		mux.Handle(stripe.WebhookPath, stripe.Webhook(stripe.WebhookConfig{
+			Secret: c.StripeWebhookSecret, Apply: svc.ApplyOutcome, Log: log,
+		}))
+		mux.Handle("/", h)
+		h = mux
+	}
 	return &Service{Handler: h, Payments: svc, db: c.DB, redis: c.Redis, prefix: c.StreamPrefix, log: log}, nil
 }
 

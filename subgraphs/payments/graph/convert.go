@@ -2,6 +2,7 @@ package graph
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/subgraphs/payments/graph/model"
@@ -33,6 +34,7 @@ func toPayment(p *payment.Payment) *model.Payment {
 		DeclineReason:  optional(p.DeclineReason),
 		DeclineCode:    optional(p.DeclineCode),
 		FailureReason:  optional(p.FailureReason),
+		ClientSecret:   optional(p.ClientSecret),
 		CreatedAt:      p.CreatedAt,
 		UpdatedAt:      p.UpdatedAt,
 	}
@@ -53,8 +55,8 @@ func toRefund(r payment.Refund) *model.Refund {
 
 func toEvent(e payment.Event) *model.PaymentEvent {
 	return &model.PaymentEvent{
-		// "PaymentAuthorized" → AUTHORIZED
-		Type:   model.PaymentEventType(strings.ToUpper(strings.TrimPrefix(e.Type(), "Payment"))),
+		// "PaymentAuthorized" → AUTHORIZED, "PaymentActionRequired" → ACTION_REQUIRED
+		Type:   model.PaymentEventType(enumName(strings.TrimPrefix(e.Type(), "Payment"))),
 		At:     e.At,
 		Detail: e.Data.Describe(),
 	}
@@ -75,4 +77,16 @@ func localIDs(typ string, ids []string) []string {
 		out[i], _ = gid.DecodeAs(id, typ)
 	}
 	return out
+}
+
+// enumName turns a CamelCase name into an ENUM_VALUE.
+func enumName(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }

@@ -74,6 +74,7 @@ type ComplexityRoot struct {
 	Payment struct {
 		Amount         func(childComplexity int) int
 		CapturedAmount func(childComplexity int) int
+		ClientSecret   func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		Customer       func(childComplexity int) int
 		DeclineCode    func(childComplexity int) int
@@ -279,6 +280,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.CapturedAmount(childComplexity), true
+	case "Payment.clientSecret":
+		if e.ComplexityRoot.Payment.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.ClientSecret(childComplexity), true
 	case "Payment.createdAt":
 		if e.ComplexityRoot.Payment.CreatedAt == nil {
 			break
@@ -646,6 +653,13 @@ type Payment implements Node @key(fields: "id") @entityResolver(multi: true) {
   declineCode: String
   "Why the payment could not be processed; set when FAILED."
   failureReason: String
+  """
+  Set while REQUIRES_ACTION: the secret with which the customer's browser
+  completes the payment (Stripe.js ` + "`" + `handleNextAction` + "`" + `, 3-D Secure). The order
+  stays AWAITING_PAYMENT until the provider reports the outcome, or is
+  cancelled when the checkout step's deadline passes.
+  """
+  clientSecret: String
   "The refunds made, oldest first."
   refunds: [Refund!]!
   "Everything that happened to the payment, oldest first."
@@ -660,6 +674,8 @@ type Payment implements Node @key(fields: "id") @entityResolver(multi: true) {
 enum PaymentStatus {
   "The card provider is being asked to authorize the payment."
   PENDING
+  "The customer must confirm the payment (3-D Secure) with clientSecret before the card provider decides."
+  REQUIRES_ACTION
   "The amount is held on the card."
   AUTHORIZED
   "The amount was collected."
@@ -716,6 +732,10 @@ enum PaymentEventType {
   VOIDED
   "Money was given back."
   REFUNDED
+  "The card provider asked the customer to confirm the payment (3-D Secure)."
+  ACTION_REQUIRED
+  "The customer disputed the charge with their bank."
+  DISPUTED
 }
 
 """
@@ -897,6 +917,8 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_declineCode(ctx, field)
 	case "failureReason":
 		return ec.fieldContext_Payment_failureReason(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_Payment_clientSecret(ctx, field)
 	case "refunds":
 		return ec.fieldContext_Payment_refunds(ctx, field)
 	case "timeline":
@@ -1944,6 +1966,29 @@ func (ec *executionContext) _Payment_failureReason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Payment_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Payment_clientSecret(ctx context.Context, field graphql.CollectedField, obj *model.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_clientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Payment", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -4217,6 +4262,11 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "failureReason":
 			out.Values[i] = ec._Payment_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "clientSecret":
+			out.Values[i] = ec._Payment_clientSecret(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

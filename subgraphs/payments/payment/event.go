@@ -39,7 +39,41 @@ const (
 	TypeCaptured   = "PaymentCaptured"
 	TypeVoided     = "PaymentVoided"
 	TypeRefunded   = "PaymentRefunded"
+	// TypeActionRequired and TypeDisputed come from the provider's
+	// webhook: the customer must act (3-D Secure); the customer disputed
+	// the charge.
+	TypeActionRequired = "PaymentActionRequired"
+	TypeDisputed       = "PaymentDisputed"
 )
+
+// ActionRequired: the provider waits for the customer (3-D Secure) on the
+// authorization Reference; ClientSecret lets their browser complete it.
+type ActionRequired struct {
+	Reference    string `json:"reference"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// Disputed: the customer disputed Amount with their bank.
+type Disputed struct {
+	Amount money.Money `json:"amount"`
+	Reason string      `json:"reason"`
+}
+
+// EventType implements EventData.
+func (ActionRequired) EventType() string { return TypeActionRequired }
+
+// EventType implements EventData.
+func (Disputed) EventType() string { return TypeDisputed }
+
+// Describe implements EventData.
+func (ActionRequired) Describe() string {
+	return "The card provider asked the customer to confirm the payment (3-D Secure)."
+}
+
+// Describe implements EventData.
+func (d Disputed) Describe() string {
+	return fmt.Sprintf("Disputed %s with the bank: %s", d.Amount, d.Reason)
+}
 
 // Requested starts a payment: the saga asked to authorize Amount.
 type Requested struct {
@@ -157,6 +191,10 @@ func DecodeEventData(typ string, data []byte) (EventData, error) {
 		d, err = decode[Voided](data)
 	case TypeRefunded:
 		d, err = decode[Refunded](data)
+	case TypeActionRequired:
+		d, err = decode[ActionRequired](data)
+	case TypeDisputed:
+		d, err = decode[Disputed](data)
 	default:
 		return nil, fmt.Errorf("unknown payment event type %q", typ)
 	}

@@ -23,6 +23,9 @@ const (
 	// StatusPending means the authorization was requested and its outcome is not
 	// yet recorded (the provider is being asked).
 	StatusPending Status = "PENDING"
+	// StatusRequiresAction means the customer must act (3-D Secure) before
+	// the provider decides; the outcome arrives through its webhook.
+	StatusRequiresAction Status = "REQUIRES_ACTION"
 	// StatusAuthorized means the provider holds the amount on the card.
 	StatusAuthorized Status = "AUTHORIZED"
 	// StatusCaptured means the held amount was collected.
@@ -40,7 +43,7 @@ const (
 )
 
 // Decided reports whether the authorization's outcome is recorded.
-func (s Status) Decided() bool { return s != StatusPending && s != "" }
+func (s Status) Decided() bool { return s != StatusPending && s != StatusRequiresAction && s != "" }
 
 // Payment is one payment of an order: the state folded from its events.
 type Payment struct {
@@ -59,6 +62,11 @@ type Payment struct {
 	// Reference is the provider's reference of the authorization, once
 	// authorized.
 	Reference string
+	// ClientSecret lets the customer's browser complete the action the
+	// provider asks for; set while REQUIRES_ACTION.
+	ClientSecret string
+	// Disputed is set once the customer disputed the charge with their bank.
+	Disputed bool
 
 	Amount   money.Money
 	Captured money.Money
@@ -109,10 +117,18 @@ func (p *Payment) Apply(e Event) {
 		p.Refunded = money.Money{Currency: d.Amount.Currency}
 		p.Status = StatusPending
 		p.CreatedAt = e.At
+	case ActionRequired:
+		p.Reference = d.Reference
+		p.ClientSecret = d.ClientSecret
+		p.Status = StatusRequiresAction
 	case Authorized:
 		p.Reference = d.Reference
+		p.ClientSecret = ""
 		p.Status = StatusAuthorized
+	case Disputed:
+		p.Disputed = true
 	case Declined:
+		p.ClientSecret = ""
 		p.DeclineCode = d.Code
 		p.DeclineReason = d.Reason
 		p.Status = StatusDeclined
@@ -123,6 +139,7 @@ func (p *Payment) Apply(e Event) {
 		p.Captured = d.Amount
 		p.Status = StatusCaptured
 	case Voided:
+		p.ClientSecret = ""
 		p.Status = StatusVoided
 	case Refunded:
 		p.Refunded.Amount += d.Amount.Amount
@@ -211,19 +228,29 @@ func (p *Payment) illegal(action string) error {
 	return apperr.Errorf(apperr.Conflict, "cannot %s a payment that is %s", action, p.Status)
 }
 
-// Authorize records the provider's authorization with reference ref.
+// RequireAction records that the provider waits for the customer (3-D
+// Secure) on the authorization ref, which clientSecret lets them complete.
 // Returns CONFLICT unless the payment is PENDING.
-func (p *Payment) Authorize(ref string, at time.Time) ([]Event, error) {
+func (p *Payment) RequireAction(ref, clientSecret string, at time.Time) ([]Event, error) {
 	if p.Status != StatusPending {
+		return nil, p.illegal("wait for the customer on")
+	}
+	return []Event{p.event(at, ActionRequired{Reference: ref, ClientSecret: clientSecret})}, nil
+}
+
+// Authorize records the provider's authorization with reference ref.
+// Returns CONFLICT unless the payment is PENDING or REQUIRES_ACTION.
+func (p *Payment) Authorize(ref string, at time.Time) ([]Event, error) {
+	if p.Status != StatusPending && p.Status != StatusRequiresAction {
 		return nil, p.illegal("authorize")
 	}
 	return []Event{p.event(at, Authorized{Reference: ref})}, nil
 }
 
 // Decline records the provider's refusal.
-// Returns CONFLICT unless the payment is PENDING.
+// Returns CONFLICT unless the payment is PENDING or REQUIRES_ACTION.
 func (p *Payment) Decline(code, reason string, at time.Time) ([]Event, error) {
-	if p.Status != StatusPending {
+	if p.Status != StatusPending && p.Status != StatusRequiresAction {
 		return nil, p.illegal("decline")
 	}
 	return []Event{p.event(at, Declined{Code: code, Reason: reason})}, nil
@@ -253,12 +280,13 @@ func (p *Payment) Capture(at time.Time) ([]Event, error) {
 
 // Void releases the authorization. Voiding a voided payment decides nothing
 // new (no events, no error).
-// Returns CONFLICT unless the payment is AUTHORIZED or VOIDED.
+// Returns CONFLICT unless the payment is AUTHORIZED, REQUIRES_ACTION (the
+// customer never completed it) or VOIDED.
 func (p *Payment) Void(reason string, at time.Time) ([]Event, error) {
 	switch p.Status {
 	case StatusVoided:
 		return nil, nil
-	case StatusAuthorized:
+	case StatusAuthorized, StatusRequiresAction:
 		return []Event{p.event(at, Voided{Reason: reason})}, nil
 	}
 	return nil, p.illegal("void")
@@ -311,4 +339,36 @@ func (p *Payment) Refund(refundID string, amount *money.Money, reason string, at
 		return nil, err
 	}
 	return []Event{p.event(at, Refunded{RefundID: refundID, Amount: amt, Reason: reason})}, nil
+}
+
+// Dispute records that the customer disputed amount of the charge with
+// their bank, for reason. A disputed payment is not disputed again (no
+// events). Returns CONFLICT if nothing was authorized.
+func (p *Payment) Dispute(amount money.Money, reason string, at time.Time) ([]Event, error) {
+	if p.Disputed {
+		return nil, nil
+	}
+	if p.Reference == "" || p.Status == StatusDeclined || p.Status == StatusFailed {
+		return nil, p.illegal("dispute")
+	}
+	return []Event{p.event(at, Disputed{Amount: amount, Reason: reason})}, nil
+}
+
+// RefundedAtProvider records a refund made at the provider (its dashboard,
+// or this service's own refund reported back): refunded is what the
+// provider says was refunded in all. Only what this payment does not know
+// of yet is recorded, as refund refundID, so the same report changes
+// nothing twice. Returns CONFLICT unless the payment was captured.
+func (p *Payment) RefundedAtProvider(refundID string, refunded money.Money, at time.Time) ([]Event, error) {
+	if p.Status != StatusCaptured && p.Status != StatusPartiallyRefunded && p.Status != StatusRefunded {
+		return nil, apperr.Errorf(apperr.Conflict, "only a captured payment can be refunded; this one is %s", p.Status)
+	}
+	if refunded.Currency != p.Amount.Currency {
+		return nil, apperr.Invalid("amount", "the payment is in %s, not %s", p.Amount.Currency, refunded.Currency)
+	}
+	more := min(refunded.Amount, p.Captured.Amount) - p.Refunded.Amount
+	if more <= 0 {
+		return nil, nil
+	}
+	return []Event{p.event(at, Refunded{RefundID: refundID, Amount: money.Money{Amount: more, Currency: refunded.Currency}, Reason: "refunded at the payment provider"})}, nil
 }

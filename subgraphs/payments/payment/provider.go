@@ -25,8 +25,10 @@ type Provider interface {
 	// Void releases the authorization ref. Voiding it again succeeds.
 	Void(ctx context.Context, ref string) error
 	// Refund gives back amount of the captured authorization ref. It fails
-	// (with a *DeclineError) if that is more than what is left.
-	Refund(ctx context.Context, ref string, amount money.Money) error
+	// (with a *DeclineError) if that is more than what is left. The
+	// provider is idempotent per key: asking again with one key gives back
+	// the money once.
+	Refund(ctx context.Context, ref string, amount money.Money, key string) error
 }
 
 // AuthorizeRequest asks a provider to hold an amount on a card.
@@ -39,10 +41,17 @@ type AuthorizeRequest struct {
 	IdempotencyKey string
 }
 
-// AuthorizeResult is a successful authorization.
+// AuthorizeResult is a successful authorization, or one whose outcome comes
+// later.
 type AuthorizeResult struct {
 	// Reference is the provider's ID of the authorization.
 	Reference string
+	// ActionRequired is set when the customer must act (3-D Secure) before
+	// the provider decides; the outcome arrives later, through the
+	// provider's webhook. ClientSecret lets the customer's browser complete
+	// that action.
+	ActionRequired bool
+	ClientSecret   string
 }
 
 // DeclineError is a provider's refusal.

@@ -151,6 +151,10 @@ func (s *Service) Authorize(ctx context.Context, cmd AuthorizeCommand) (*Payment
 		}
 		return nil, apperr.Errorf(apperr.Conflict, "idempotency key already used for order %s (%s)", p.OrderID, p.Amount)
 	}
+	if p.Status == StatusRequiresAction {
+		// Waiting for the customer; the provider's webhook decides.
+		return p, nil
+	}
 	if p.Status.Decided() {
 		if err := s.store.Publish(ctx, authorizeAnswer(p)); err != nil {
 			return nil, fmt.Errorf("authorize payment: answer again: %w", err)
@@ -168,6 +172,9 @@ func (s *Service) Authorize(ctx context.Context, cmd AuthorizeCommand) (*Payment
 		return nil, ctx.Err()
 	}
 	decide := func(p *Payment, at time.Time) ([]Event, error) {
+		if perr == nil && res.ActionRequired {
+			return p.RequireAction(res.Reference, res.ClientSecret, at)
+		}
 		if perr == nil {
 			return p.Authorize(res.Reference, at)
 		}
@@ -214,6 +221,9 @@ func (s *Service) record(ctx context.Context, p *Payment, decide func(*Payment, 
 	for range conflictRetries {
 		evs, err := decide(p, s.at())
 		if err != nil {
+			if p.Status == StatusRequiresAction && apperr.Code(err) == apperr.Conflict {
+				return p, nil // waiting for the customer, recorded meanwhile
+			}
 			if p.Status.Decided() && apperr.Code(err) == apperr.Conflict {
 				// Decided meanwhile by another delivery.
 				if err := s.store.Publish(ctx, answer(p)); err != nil {
@@ -224,7 +234,11 @@ func (s *Service) record(ctx context.Context, p *Payment, decide func(*Payment, 
 			return nil, err
 		}
 		next := p.With(evs...)
-		err = s.store.Append(ctx, p, evs, answer(next))
+		var notices []Notice
+		if n := answer(next); n.Type != "" {
+			notices = append(notices, n)
+		}
+		err = s.store.Append(ctx, p, evs, notices...)
 		if apperr.Code(err) == apperr.Conflict {
 			if p, err = s.store.Load(ctx, p.ID); err != nil {
 				return nil, err
@@ -249,6 +263,9 @@ func authorizeAnswer(p *Payment) Notice {
 	case StatusFailed:
 		r.Reason = p.FailureReason
 		return Notice{Type: contract.TypePaymentFailed, Result: r}
+	case StatusPending, StatusRequiresAction:
+		// No answer yet: the saga keeps waiting, within its deadline.
+		return Notice{}
 	}
 	// Authorized, and anything that comes after it.
 	return Notice{Type: contract.TypePaymentAuthorized, Result: r}
@@ -416,8 +433,11 @@ func (s *Service) Refund(ctx context.Context, id string, amount *money.Money, re
 	if err != nil {
 		return nil, err
 	}
+	// One refund ID, and so one provider idempotency key, for every attempt:
+	// a retried call never gives the money back twice.
+	refundID := s.newID()
 	err = s.retry.do(ctx, s.logRetry(ctx, "refund", p), func(ctx context.Context) error {
-		return s.provider.Refund(ctx, p.Reference, amt)
+		return s.provider.Refund(ctx, p.Reference, amt, "refund-"+refundID)
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -425,7 +445,6 @@ func (s *Service) Refund(ctx context.Context, id string, amount *money.Money, re
 		}
 		return nil, providerError("refund", err)
 	}
-	refundID := s.newID()
 	decide := func(p *Payment, at time.Time) ([]Event, error) {
 		evs, err := p.Refund(refundID, &amt, reason, at)
 		if err != nil {

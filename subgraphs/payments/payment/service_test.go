@@ -57,9 +57,9 @@ func (c *counting) Void(ctx context.Context, ref string) error {
 	return c.Provider.Void(ctx, ref)
 }
 
-func (c *counting) Refund(ctx context.Context, ref string, amount money.Money) error {
+func (c *counting) Refund(ctx context.Context, ref string, amount money.Money, key string) error {
 	c.count("refund")
-	return c.Provider.Refund(ctx, ref, amount)
+	return c.Provider.Refund(ctx, ref, amount, key)
 }
 
 type env struct {

@@ -39,6 +39,15 @@ type Store interface {
 	// idempotency key, folded from its events.
 	// Returns NOT_FOUND if there is none.
 	LoadByIdempotencyKey(ctx context.Context, customerID, key string) (*Payment, error)
+	// LoadByReference returns the payment whose provider reference (the
+	// authorization's ID at the provider) is ref, folded from its events.
+	// Returns NOT_FOUND if there is none.
+	LoadByReference(ctx context.Context, ref string) (*Payment, error)
+	// ProviderEventSeen reports whether the provider's event id was applied.
+	ProviderEventSeen(ctx context.Context, id string) (bool, error)
+	// MarkProviderEvent records that the provider's event id was applied.
+	// Marking it again changes nothing.
+	MarkProviderEvent(ctx context.Context, id string) error
 	// LoadLatestForOrder returns the order's most recent payment, folded
 	// from its events.
 	// Returns NOT_FOUND if the order has none.

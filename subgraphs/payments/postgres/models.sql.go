@@ -26,6 +26,7 @@ type Payment struct {
 	Version        int32
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	ClientSecret   string
 }
 
 type PaymentEvent struct {
@@ -34,6 +35,11 @@ type PaymentEvent struct {
 	Type       string
 	Data       []byte
 	OccurredAt time.Time
+}
+
+type ProviderEvent struct {
+	ID         string
+	ReceivedAt time.Time
 }
 
 type Refund struct {

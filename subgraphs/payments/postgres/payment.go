@@ -179,7 +179,7 @@ func insertParams(p *payment.Payment) InsertPaymentParams {
 		Provider: p.Provider, Reference: p.Reference, Currency: p.Amount.Currency, Amount: p.Amount.Amount,
 		CapturedAmount: p.Captured.Amount, RefundedAmount: p.Refunded.Amount, Status: string(p.Status),
 		DeclineCode: p.DeclineCode, DeclineReason: p.DeclineReason, FailureReason: p.FailureReason,
-		Version: int32(p.Version), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		Version: int32(p.Version), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ClientSecret: p.ClientSecret,
 	}
 }
 
@@ -188,7 +188,7 @@ func updateParams(p *payment.Payment, expected int) UpdatePaymentParams {
 		ID: p.ID, ExpectedVersion: int32(expected), Reference: p.Reference,
 		CapturedAmount: p.Captured.Amount, RefundedAmount: p.Refunded.Amount, Status: string(p.Status),
 		DeclineCode: p.DeclineCode, DeclineReason: p.DeclineReason, FailureReason: p.FailureReason,
-		Version: int32(p.Version), UpdatedAt: p.UpdatedAt,
+		ClientSecret: p.ClientSecret, Version: int32(p.Version), UpdatedAt: p.UpdatedAt,
 	}
 }
 
@@ -230,6 +230,35 @@ func (s *Store) LoadLatestForOrder(ctx context.Context, orderID string) (*paymen
 		return nil, fmt.Errorf("find payment of order %s: %w", orderID, err)
 	}
 	return s.Load(ctx, id)
+}
+
+// LoadByReference implements payment.Store.
+func (s *Store) LoadByReference(ctx context.Context, ref string) (*payment.Payment, error) {
+	id, err := s.q.PaymentIDByReference(ctx, ref)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "no payment has the provider reference %s", ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find payment by reference %s: %w", ref, err)
+	}
+	return s.Load(ctx, id)
+}
+
+// ProviderEventSeen implements payment.Store.
+func (s *Store) ProviderEventSeen(ctx context.Context, id string) (bool, error) {
+	seen, err := s.q.ProviderEventSeen(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("provider event %s: %w", id, err)
+	}
+	return seen, nil
+}
+
+// MarkProviderEvent implements payment.Store.
+func (s *Store) MarkProviderEvent(ctx context.Context, id string) error {
+	if err := s.q.MarkProviderEvent(ctx, id); err != nil {
+		return fmt.Errorf("mark provider event %s: %w", id, err)
+	}
+	return nil
 }
 
 // Payments implements payment.Store.
@@ -336,7 +365,7 @@ func fromRow(r Payment) *payment.Payment {
 		Captured: money.Money{Amount: r.CapturedAmount, Currency: r.Currency},
 		Refunded: money.Money{Amount: r.RefundedAmount, Currency: r.Currency},
 		Status:   payment.Status(r.Status), DeclineCode: r.DeclineCode, DeclineReason: r.DeclineReason,
-		FailureReason: r.FailureReason, Version: int(r.Version),
+		FailureReason: r.FailureReason, ClientSecret: r.ClientSecret, Version: int(r.Version),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }

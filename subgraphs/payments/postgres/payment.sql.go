@@ -71,9 +71,9 @@ const insertPayment = `-- name: InsertPayment :exec
 INSERT INTO payments (
     id, order_id, customer_id, idempotency_key, provider, reference, currency,
     amount, captured_amount, refunded_amount, status, decline_code,
-    decline_reason, failure_reason, version, created_at, updated_at
+    decline_reason, failure_reason, version, created_at, updated_at, client_secret
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
 )
 `
 
@@ -95,6 +95,7 @@ type InsertPaymentParams struct {
 	Version        int32
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	ClientSecret   string
 }
 
 func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) error {
@@ -116,6 +117,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) er
 		arg.Version,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.ClientSecret,
 	)
 	return err
 }
@@ -158,7 +160,7 @@ func (q *Queries) LatestPaymentIDForOrder(ctx context.Context, orderID string) (
 }
 
 const latestPaymentsForOrders = `-- name: LatestPaymentsForOrders :many
-SELECT DISTINCT ON (order_id) id, order_id, customer_id, idempotency_key, provider, reference, currency, amount, captured_amount, refunded_amount, status, decline_code, decline_reason, failure_reason, version, created_at, updated_at
+SELECT DISTINCT ON (order_id) id, order_id, customer_id, idempotency_key, provider, reference, currency, amount, captured_amount, refunded_amount, status, decline_code, decline_reason, failure_reason, version, created_at, updated_at, client_secret
 FROM payments
 WHERE order_id = ANY($1::text[])
 ORDER BY order_id, created_at DESC, id DESC
@@ -191,6 +193,7 @@ func (q *Queries) LatestPaymentsForOrders(ctx context.Context, orderIds []string
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ClientSecret,
 		); err != nil {
 			return nil, err
 		}
@@ -200,6 +203,15 @@ func (q *Queries) LatestPaymentsForOrders(ctx context.Context, orderIds []string
 		return nil, err
 	}
 	return items, nil
+}
+
+const markProviderEvent = `-- name: MarkProviderEvent :exec
+INSERT INTO provider_events (id) VALUES ($1) ON CONFLICT (id) DO NOTHING
+`
+
+func (q *Queries) MarkProviderEvent(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, markProviderEvent, id)
+	return err
 }
 
 const paymentIDByIdempotencyKey = `-- name: PaymentIDByIdempotencyKey :one
@@ -218,8 +230,19 @@ func (q *Queries) PaymentIDByIdempotencyKey(ctx context.Context, arg PaymentIDBy
 	return id, err
 }
 
+const paymentIDByReference = `-- name: PaymentIDByReference :one
+SELECT id FROM payments WHERE reference = $1 AND reference <> '' ORDER BY created_at DESC LIMIT 1
+`
+
+func (q *Queries) PaymentIDByReference(ctx context.Context, reference string) (string, error) {
+	row := q.db.QueryRow(ctx, paymentIDByReference, reference)
+	var id string
+	err := row.Scan(&id)
+	return id, err
+}
+
 const paymentsByIDs = `-- name: PaymentsByIDs :many
-SELECT id, order_id, customer_id, idempotency_key, provider, reference, currency, amount, captured_amount, refunded_amount, status, decline_code, decline_reason, failure_reason, version, created_at, updated_at FROM payments WHERE id = ANY($1::uuid[])
+SELECT id, order_id, customer_id, idempotency_key, provider, reference, currency, amount, captured_amount, refunded_amount, status, decline_code, decline_reason, failure_reason, version, created_at, updated_at, client_secret FROM payments WHERE id = ANY($1::uuid[])
 `
 
 func (q *Queries) PaymentsByIDs(ctx context.Context, ids []string) ([]Payment, error) {
@@ -249,6 +272,7 @@ func (q *Queries) PaymentsByIDs(ctx context.Context, ids []string) ([]Payment, e
 			&i.Version,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ClientSecret,
 		); err != nil {
 			return nil, err
 		}
@@ -258,6 +282,17 @@ func (q *Queries) PaymentsByIDs(ctx context.Context, ids []string) ([]Payment, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const providerEventSeen = `-- name: ProviderEventSeen :one
+SELECT EXISTS (SELECT 1 FROM provider_events WHERE id = $1)
+`
+
+func (q *Queries) ProviderEventSeen(ctx context.Context, id string) (bool, error) {
+	row := q.db.QueryRow(ctx, providerEventSeen, id)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
 }
 
 const refundsByIDs = `-- name: RefundsByIDs :many
@@ -366,9 +401,10 @@ UPDATE payments SET
     decline_code = $5,
     decline_reason = $6,
     failure_reason = $7,
-    version = $8,
-    updated_at = $9
-WHERE id = $10 AND version = $11
+    client_secret = $8,
+    version = $9,
+    updated_at = $10
+WHERE id = $11 AND version = $12
 `
 
 type UpdatePaymentParams struct {
@@ -379,6 +415,7 @@ type UpdatePaymentParams struct {
 	DeclineCode     string
 	DeclineReason   string
 	FailureReason   string
+	ClientSecret    string
 	Version         int32
 	UpdatedAt       time.Time
 	ID              string
@@ -394,6 +431,7 @@ func (q *Queries) UpdatePayment(ctx context.Context, arg UpdatePaymentParams) (i
 		arg.DeclineCode,
 		arg.DeclineReason,
 		arg.FailureReason,
+		arg.ClientSecret,
 		arg.Version,
 		arg.UpdatedAt,
 		arg.ID,

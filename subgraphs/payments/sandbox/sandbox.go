@@ -215,7 +215,7 @@ func (s *Sandbox) Void(ctx context.Context, ref string) error {
 }
 
 // Refund implements payment.Provider.
-func (s *Sandbox) Refund(ctx context.Context, ref string, amount money.Money) error {
+func (s *Sandbox) Refund(ctx context.Context, ref string, amount money.Money, _ string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

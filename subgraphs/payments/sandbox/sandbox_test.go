@@ -137,18 +137,18 @@ func TestCaptureVoidRefund(t *testing.T) {
 			_ = s.Capture(ctx, ref, usd10)
 			return s.Void(ctx, ref)
 		}, "charge_already_captured"},
-		{"refund before capture", func(s *Sandbox, ref string) error { return s.Refund(ctx, ref, usd(1)) }, "charge_not_captured"},
+		{"refund before capture", func(s *Sandbox, ref string) error { return s.Refund(ctx, ref, usd(1), "") }, "charge_not_captured"},
 		{"refund in parts", func(s *Sandbox, ref string) error {
 			_ = s.Capture(ctx, ref, usd10)
-			if err := s.Refund(ctx, ref, usd(400)); err != nil {
+			if err := s.Refund(ctx, ref, usd(400), ""); err != nil {
 				return err
 			}
-			return s.Refund(ctx, ref, usd(600))
+			return s.Refund(ctx, ref, usd(600), "")
 		}, ""},
 		{"refund more than captured", func(s *Sandbox, ref string) error {
 			_ = s.Capture(ctx, ref, usd10)
-			_ = s.Refund(ctx, ref, usd(400))
-			return s.Refund(ctx, ref, usd(601))
+			_ = s.Refund(ctx, ref, usd(400), "")
+			return s.Refund(ctx, ref, usd(601), "")
 		}, "amount_too_large"},
 		{"unknown reference", func(s *Sandbox, _ string) error { return s.Capture(ctx, "ch_elsewhere", usd10) }, "resource_missing"},
 		{"reference from an earlier process", func(s *Sandbox, _ string) error {

@@ -79,6 +79,11 @@ type Payment struct {
 	DeclineCode *string `json:"declineCode,omitempty"`
 	// Why the payment could not be processed; set when FAILED.
 	FailureReason *string `json:"failureReason,omitempty"`
+	// Set while REQUIRES_ACTION: the secret with which the customer's browser
+	// completes the payment (Stripe.js `handleNextAction`, 3-D Secure). The order
+	// stays AWAITING_PAYMENT until the provider reports the outcome, or is
+	// cancelled when the checkout step's deadline passes.
+	ClientSecret *string `json:"clientSecret,omitempty"`
 	// The refunds made, oldest first.
 	Refunds []*Refund `json:"refunds"`
 	// Everything that happened to the payment, oldest first.
@@ -169,6 +174,10 @@ const (
 	PaymentEventTypeVoided PaymentEventType = "VOIDED"
 	// Money was given back.
 	PaymentEventTypeRefunded PaymentEventType = "REFUNDED"
+	// The card provider asked the customer to confirm the payment (3-D Secure).
+	PaymentEventTypeActionRequired PaymentEventType = "ACTION_REQUIRED"
+	// The customer disputed the charge with their bank.
+	PaymentEventTypeDisputed PaymentEventType = "DISPUTED"
 )
 
 var AllPaymentEventType = []PaymentEventType{
@@ -179,11 +188,13 @@ var AllPaymentEventType = []PaymentEventType{
 	PaymentEventTypeCaptured,
 	PaymentEventTypeVoided,
 	PaymentEventTypeRefunded,
+	PaymentEventTypeActionRequired,
+	PaymentEventTypeDisputed,
 }
 
 func (e PaymentEventType) IsValid() bool {
 	switch e {
-	case PaymentEventTypeRequested, PaymentEventTypeAuthorized, PaymentEventTypeDeclined, PaymentEventTypeFailed, PaymentEventTypeCaptured, PaymentEventTypeVoided, PaymentEventTypeRefunded:
+	case PaymentEventTypeRequested, PaymentEventTypeAuthorized, PaymentEventTypeDeclined, PaymentEventTypeFailed, PaymentEventTypeCaptured, PaymentEventTypeVoided, PaymentEventTypeRefunded, PaymentEventTypeActionRequired, PaymentEventTypeDisputed:
 		return true
 	}
 	return false
@@ -230,6 +241,8 @@ type PaymentStatus string
 const (
 	// The card provider is being asked to authorize the payment.
 	PaymentStatusPending PaymentStatus = "PENDING"
+	// The customer must confirm the payment (3-D Secure) with clientSecret before the card provider decides.
+	PaymentStatusRequiresAction PaymentStatus = "REQUIRES_ACTION"
 	// The amount is held on the card.
 	PaymentStatusAuthorized PaymentStatus = "AUTHORIZED"
 	// The amount was collected.
@@ -248,6 +261,7 @@ const (
 
 var AllPaymentStatus = []PaymentStatus{
 	PaymentStatusPending,
+	PaymentStatusRequiresAction,
 	PaymentStatusAuthorized,
 	PaymentStatusCaptured,
 	PaymentStatusPartiallyRefunded,
@@ -259,7 +273,7 @@ var AllPaymentStatus = []PaymentStatus{
 
 func (e PaymentStatus) IsValid() bool {
 	switch e {
-	case PaymentStatusPending, PaymentStatusAuthorized, PaymentStatusCaptured, PaymentStatusPartiallyRefunded, PaymentStatusRefunded, PaymentStatusVoided, PaymentStatusDeclined, PaymentStatusFailed:
+	case PaymentStatusPending, PaymentStatusRequiresAction, PaymentStatusAuthorized, PaymentStatusCaptured, PaymentStatusPartiallyRefunded, PaymentStatusRefunded, PaymentStatusVoided, PaymentStatusDeclined, PaymentStatusFailed:
 		return true
 	}
 	return false

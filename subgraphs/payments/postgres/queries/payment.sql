@@ -18,9 +18,9 @@ ORDER BY payment_id, version;
 INSERT INTO payments (
     id, order_id, customer_id, idempotency_key, provider, reference, currency,
     amount, captured_amount, refunded_amount, status, decline_code,
-    decline_reason, failure_reason, version, created_at, updated_at
+    decline_reason, failure_reason, version, created_at, updated_at, client_secret
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
 );
 
 -- name: UpdatePayment :execrows
@@ -32,6 +32,7 @@ UPDATE payments SET
     decline_code = @decline_code,
     decline_reason = @decline_reason,
     failure_reason = @failure_reason,
+    client_secret = @client_secret,
     version = @version,
     updated_at = @updated_at
 WHERE id = @id AND version = @expected_version;
@@ -62,3 +63,12 @@ ORDER BY payment_id, created_at, id;
 
 -- name: RefundsByIDs :many
 SELECT * FROM refunds WHERE id = ANY(@ids::uuid[]);
+
+-- name: PaymentIDByReference :one
+SELECT id FROM payments WHERE reference = $1 AND reference <> '' ORDER BY created_at DESC LIMIT 1;
+
+-- name: ProviderEventSeen :one
+SELECT EXISTS (SELECT 1 FROM provider_events WHERE id = $1);
+
+-- name: MarkProviderEvent :exec
+INSERT INTO provider_events (id) VALUES ($1) ON CONFLICT (id) DO NOTHING;
