@@ -17,7 +17,7 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !batch {
-		res, status := g.serveOne(r, reqs[0])
+		res, status := g.observeOne(r, reqs[0])
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
@@ -26,7 +26,7 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]response, len(reqs))
 	for i, p := range reqs {
-		out[i], _ = g.serveOne(r, p)
+		out[i], _ = g.observeOne(r, p)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -40,12 +40,15 @@ func (g *Gateway) serveOne(r *http.Request, p params) (response, int) {
 		return response{Errors: []*gqlerror.Error{perr}}, status
 	}
 	snap := g.current()
+	endPlan := g.startSpan(r.Context(), "gateway.plan")
 	op, status, errs := g.prepare(snap, p, r.Method)
+	endPlan()
 	if errs != nil {
 		return response{Errors: errs}, status
 	}
 	g.remember(pq, p.Query)
 	info.operation = op.op.Name
+	info.operationType = string(op.op.Operation)
 	log := g.log.With("request_id", info.requestID)
 	data, execErrs := g.execute(r.Context(), op, p.Variables)
 	pub := publicErrors(r, log, execErrs)

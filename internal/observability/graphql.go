@@ -11,19 +11,16 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// GraphQL returns the gqlgen extension of service: every operation is
+// GraphQL returns the gqlgen extension that records the operations of the
+// service whose [Scope] the request's context carries (see
+// [Scope.Attach]); without one it records nothing. Every operation is
 // counted in graphql_server_request_duration_seconds and, with tracing on,
 // gets a span ("query placeOrder") with a child span per root field
 // resolver. Written by hand: the contrib otelgqlgen module lags gqlgen
 // releases and records no metrics.
-func (s *Scope) GraphQL() graphql.HandlerExtension {
-	return gqlExtension{scope: s, tracer: s.Tracer(tracerName)}
-}
+func GraphQL() graphql.HandlerExtension { return gqlExtension{} }
 
-type gqlExtension struct {
-	scope  *Scope
-	tracer trace.Tracer
-}
+type gqlExtension struct{}
 
 var (
 	_ graphql.HandlerExtension    = gqlExtension{}
@@ -34,8 +31,9 @@ var (
 func (gqlExtension) ExtensionName() string                   { return "Observability" }
 func (gqlExtension) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (e gqlExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if !graphql.HasOperationContext(ctx) {
+func (gqlExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	scope := ScopeFrom(ctx)
+	if scope == nil || !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
@@ -51,8 +49,8 @@ func (e gqlExtension) InterceptResponse(ctx context.Context, next graphql.Respon
 		start = time.Now()
 	}
 	var span trace.Span
-	if e.scope.Tracing() {
-		ctx, span = e.tracer.Start(ctx, fmt.Sprintf("%s %s", opType, name), trace.WithTimestamp(start),
+	if scope.Tracing() {
+		ctx, span = scope.Tracer(tracerName).Start(ctx, fmt.Sprintf("%s %s", opType, name), trace.WithTimestamp(start),
 			trace.WithAttributes(
 				attribute.String("graphql.operation.name", name),
 				attribute.String("graphql.operation.type", opType),
@@ -71,24 +69,23 @@ func (e gqlExtension) InterceptResponse(ctx context.Context, next graphql.Respon
 			span.SetAttributes(attribute.String("error.type", errType))
 		}
 	}
-	if e.scope != nil {
-		e.scope.Metrics.GraphQLRequest(e.scope.Service, name, opType, errType, time.Since(start))
-	}
+	scope.Metrics.GraphQLRequest(scope.Service, name, opType, errType, time.Since(start))
 	return resp
 }
 
 // InterceptField traces root field resolvers (such as placeOrder or
 // _entities): the spans that tell where an operation spent its time,
 // without one per field of every object of a list.
-func (e gqlExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	if !e.scope.Tracing() {
+func (gqlExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	scope := ScopeFrom(ctx)
+	if !scope.Tracing() {
 		return next(ctx)
 	}
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || !fc.IsResolver || len(fc.Path()) != 1 {
 		return next(ctx)
 	}
-	ctx, span := e.tracer.Start(ctx, fc.Object+"."+fc.Field.Name,
+	ctx, span := scope.Tracer(tracerName).Start(ctx, fc.Object+"."+fc.Field.Name,
 		trace.WithAttributes(attribute.String("graphql.field.path", fc.Path().String())))
 	defer span.End()
 	res, err := next(ctx)

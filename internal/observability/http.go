@@ -44,6 +44,14 @@ func (s *Scope) ServerMiddleware(next http.Handler) http.Handler {
 	})
 }
 
+// Attach puts s in the context of every request, where the GraphQL
+// extension and the code the request runs find it.
+func (s *Scope) Attach(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithScope(r.Context(), s)))
+	})
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int

@@ -24,6 +24,7 @@ import (
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
 // Options configure a subgraph's HTTP handler.
@@ -85,6 +86,7 @@ func NewServer(es graphql.ExecutableSchema, v *auth.Verifier, log *slog.Logger) 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(operationAuth{v: v, log: log})
+	srv.Use(observability.GraphQL())
 	srv.SetErrorPresenter(Presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
