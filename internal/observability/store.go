@@ -31,7 +31,11 @@ type poolCollector struct {
 	usage, max, waits *prometheus.Desc
 }
 
-func (c poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.usage; ch <- c.max; ch <- c.waits }
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.usage
+	ch <- c.max
+	ch <- c.waits
+}
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.pool.Stat()
