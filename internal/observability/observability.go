@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -68,7 +69,8 @@ type Telemetry struct {
 // OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL: "http/protobuf" (default) or "grpc";
 // headers come from OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, sampling from
 // OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, extra resource attributes
-// from OTEL_RESOURCE_ATTRIBUTES. Metrics are always on.
+// from OTEL_RESOURCE_ATTRIBUTES, the export interval from
+// OTEL_BSP_SCHEDULE_DELAY (milliseconds). Metrics are always on.
 func New(ctx context.Context, getenv func(string) string, o Options) (*Telemetry, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -90,7 +92,15 @@ func New(ctx context.Context, getenv func(string) string, o Options) (*Telemetry
 	if t.sampler, err = sampler(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG")); err != nil {
 		return nil, err
 	}
-	t.proc = sdktrace.NewBatchSpanProcessor(exp)
+	var bsp []sdktrace.BatchSpanProcessorOption
+	if v := getenv("OTEL_BSP_SCHEDULE_DELAY"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			return nil, fmt.Errorf("OTEL_BSP_SCHEDULE_DELAY=%q: want milliseconds", v)
+		}
+		bsp = append(bsp, sdktrace.WithBatchTimeout(time.Duration(ms)*time.Millisecond))
+	}
+	t.proc = sdktrace.NewBatchSpanProcessor(exp, bsp...)
 	return t, nil
 }
 
