@@ -21,8 +21,10 @@ import (
 	"github.com/shopgraph/shopgraph/gateway"
 	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/config"
+	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/internal/httpserver"
 	"github.com/shopgraph/shopgraph/internal/mongodb"
+	"github.com/shopgraph/shopgraph/internal/observability"
 	"github.com/shopgraph/shopgraph/internal/postgres"
 	"github.com/shopgraph/shopgraph/internal/redisconn"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
@@ -59,6 +61,7 @@ var services = []service{
 type app struct {
 	cfg config.Config
 	log *slog.Logger
+	tel *observability.Telemetry
 
 	servers []*httpserver.Server
 	closers []func()
@@ -96,8 +99,10 @@ func (a *app) start(ctx context.Context) error {
 			return err
 		}
 		if c.run != nil {
+			// Its consumers and relay trace and count as this service.
+			rctx := observability.WithScope(a.gctx, a.tel.Scope(s.name))
 			a.group.Go(func() error {
-				if err := c.run(a.gctx); err != nil && a.gctx.Err() == nil {
+				if err := c.run(rctx); err != nil && a.gctx.Err() == nil {
 					return fmt.Errorf("%s: %w", s.name, err)
 				}
 				return nil
@@ -134,6 +139,7 @@ func (a *app) start(ctx context.Context) error {
 			PlanCacheSize:        a.cfg.PlanCacheSize,
 			APQCacheSize:         a.cfg.APQCacheSize,
 			Log:                  a.log.With("service", "gateway"),
+			Telemetry:            a.tel.Scope("gateway"),
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -147,7 +153,7 @@ func (a *app) start(ctx context.Context) error {
 
 func (a *app) listen(name string, h http.Handler) (*httpserver.Server, error) {
 	addr := net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.Ports[name]))
-	srv, err := httpserver.Listen(name, addr, h, a.log)
+	srv, err := httpserver.Listen(name, addr, a.observe(name, h), a.log)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 	}
@@ -201,6 +207,7 @@ func (a *app) pool(ctx context.Context, s string, migrations fs.FS) (*pgxpool.Po
 		return nil, err
 	}
 	a.closers = append(a.closers, p.Close)
+	a.collectPool(s, p)
 	return p, nil
 }
 
@@ -212,6 +219,7 @@ func (a *app) redisClient(ctx context.Context) (*redis.Client, error) {
 		}
 		a.redis = c
 		a.closers = append(a.closers, func() { _ = c.Close() })
+		a.tel.Registry().MustRegister(events.StreamCollector(c, a.cfg.RedisPrefix))
 	}
 	return a.redis, nil
 }

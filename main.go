@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/shopgraph/shopgraph/internal/config"
+	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
 func main() {
@@ -37,8 +39,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	tel, err := observability.New(ctx, getenv, observability.Options{})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx) // flush the last spans
+	}()
 	log := newLogger(cfg, os.Stderr)
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, tel: tel}
 	defer a.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -58,8 +69,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line logged with a request's or a message's context carries its
+	// trace_id and span_id.
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(observability.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(observability.LogHandler(slog.NewTextHandler(w, opts)))
 }

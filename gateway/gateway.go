@@ -26,6 +26,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
 // Defaults of the Config's zero values.
@@ -119,6 +120,9 @@ type Config struct {
 	Subscriptions SubscriptionOptions
 	// Log receives request logs and internal errors (default: discarded).
 	Log *slog.Logger
+	// Telemetry traces and counts every operation and every upstream fetch
+	// (see observe.go); nil records nothing.
+	Telemetry *observability.Scope
 }
 
 // validate reports every invalid setting and fills in the defaults.
@@ -211,7 +215,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{
 		cfg:       cfg,
 		log:       cfg.Log,
-		client:    &http.Client{Timeout: cfg.UpstreamTimeout},
+		client:    &http.Client{Timeout: cfg.UpstreamTimeout, Transport: cfg.Telemetry.Transport(nil, peers(cfg.Services))},
 		upstreams: map[string]*upstream{},
 		apq:       newAPQStore(cfg.APQCacheSize),
 	}

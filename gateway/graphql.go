@@ -25,7 +25,7 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !batch {
-		res, status := g.serveOne(r, reqs[0])
+		res, status := g.observeOne(r, reqs[0])
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
@@ -34,7 +34,7 @@ func (g *Gateway) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]response, len(reqs))
 	for i, p := range reqs {
-		out[i], _ = g.serveOne(r, p)
+		out[i], _ = g.observeOne(r, p)
 	}
 	writeJSONAs(w, http.StatusOK, media, out)
 }
@@ -48,12 +48,15 @@ func (g *Gateway) serveOne(r *http.Request, p params) (response, int) {
 		return response{Errors: []*gqlerror.Error{perr}}, status
 	}
 	snap := g.current()
+	endPlan := g.startSpan(r.Context(), "gateway.plan")
 	op, status, errs := g.prepare(snap, p, r.Method)
+	endPlan()
 	if errs != nil {
 		return response{Errors: errs}, status
 	}
 	g.remember(pq, p.Query)
 	info.operation = op.op.Name
+	info.operationType = string(op.op.Operation)
 	log := g.log.With("request_id", info.requestID)
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	data, execErrs := g.execute(ctx, op, p.Variables)

@@ -17,6 +17,8 @@ type requestInfo struct {
 	requestID  string
 	clientAddr string // the peer's IP address
 	operation  string // the GraphQL operation name, once known
+	// operationType is query, mutation or subscription, once known.
+	operationType string
 }
 
 type infoKey struct{}

@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
 // Handler handles one message. Its effect must be idempotent by construction
@@ -150,6 +152,8 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if c.opts.Stream == "" || c.opts.Group == "" || h == nil {
 		return errors.New("events consumer: Stream, Group and a handler are required")
 	}
+	// The service whose telemetry records this consumer's work (see trace.go).
+	scope := observability.ScopeFrom(ctx)
 	// Watermill logs its routine lifecycle at Info; keep that at Debug.
 	wlog := newQuietLogger(watermill.NewSlogLoggerWithLevelMapping(c.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
 	client := &groupClient{Client: c.rdb, c: c}
@@ -204,6 +208,11 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		ShouldRetry: func(p middleware.RetryParams) bool {
 			return !isPermanent(p.Err) && ctx.Err() == nil
 		},
+		OnRetryHook: func(int, time.Duration) {
+			if scope != nil {
+				scope.Metrics.Retried(scope.Service, c.opts.Stream, c.opts.Group)
+			}
+		},
 	}
 	// Outermost first: dead-letter, log the give-up, retry, log each failure,
 	// turn a panic into an error.
@@ -213,7 +222,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		if err != nil {
 			return Permanent(err)
 		}
-		return h(msg.Context(), m)
+		return c.handle(msg.Context(), scope, m, h)
 	})
 	if err := router.Run(ctx); err != nil {
 		return fmt.Errorf("events consumer: %w", err)
@@ -272,6 +281,9 @@ func (c *Consumer) logGiveUp(ctx context.Context) message.HandlerMiddleware {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
 			if err != nil && ctx.Err() == nil {
+				if scope := observability.ScopeFrom(ctx); scope != nil {
+					scope.Metrics.DeadLettered(scope.Service, c.opts.Stream, c.opts.Group)
+				}
 				c.log.Error("giving up on message; sending it to the dead-letter stream",
 					"message_id", msg.UUID, "type", messageType(msg),
 					"dead_letter_stream", c.opts.DeadLetterStream, "permanent", isPermanent(err), "error", err)

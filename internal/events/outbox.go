@@ -36,10 +36,7 @@ func Add(ctx context.Context, tx pgx.Tx, stream string, msgs ...Message) error {
 		if len(payload) == 0 {
 			payload = []byte("null")
 		}
-		md := m.Metadata
-		if md == nil {
-			md = map[string]string{}
-		}
+		md := withTraceContext(ctx, m.Metadata) // see trace.go
 		b.Queue(insertOutbox, stream, m.ID, m.Type, m.Key, payload, md, m.OccurredAt)
 	}
 	// Delivered at commit, collapsed into one per transaction.

@@ -16,8 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
 // maxResponse bounds what is read of an answer.
@@ -64,6 +67,8 @@ func (c *Client) Do(ctx context.Context, query string, vars map[string]any, data
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	// The call is part of the caller's trace (W3C traceparent).
+	observability.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	if id, ok := auth.FromContext(ctx); ok && c.forward && id.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+id.Token)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
 // Options configure a subgraph's HTTP handler.
@@ -89,6 +90,7 @@ func NewServer(es graphql.ExecutableSchema, v *auth.Verifier, log *slog.Logger) 
 	srv.Use(queryLimits{cache: cache})
 	srv.Use(extension.Introspection{})
 	srv.Use(operationAuth{v: v, log: log})
+	srv.Use(observability.GraphQL())
 	srv.SetErrorPresenter(Presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
