@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
@@ -34,7 +35,17 @@ type Identity struct {
 	// when the token has no exp. Holders of long-lived connections, such as
 	// the gateway's subscriptions, end them then.
 	Expires time.Time
+	// Scopes and Audience of a service token (role SERVICE): what it may
+	// do, and the services it may do it at.
+	Scopes   []string
+	Audience []string
 }
+
+// HasScope reports whether a service token grants scope.
+func (id Identity) HasScope(scope string) bool { return slices.Contains(id.Scopes, scope) }
+
+// For reports whether a service token was minted for service aud.
+func (id Identity) For(aud string) bool { return slices.Contains(id.Audience, aud) }
 
 // IsAdmin reports whether the caller may administer the shop.
 func (id Identity) IsAdmin() bool { return id.Role == RoleAdmin || id.Role == RoleService }
