@@ -85,3 +85,36 @@ func RequireAdmin(ctx context.Context) (Identity, error) {
 	}
 	return id, nil
 }
+
+type callerKey struct{}
+
+// WithCaller returns a context that carries the verified service token of
+// the service making the request (role SERVICE).
+func WithCaller(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, callerKey{}, id)
+}
+
+// CallerFrom returns the calling service's identity in ctx, if the request
+// carried a service token.
+func CallerFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(callerKey{}).(Identity)
+	return id, ok
+}
+
+// RequireScope returns the calling service's identity if its service token
+// grants scope.
+// Returns UNAUTHENTICATED without any token, and FORBIDDEN for a user's
+// token or a service token without scope.
+func RequireScope(ctx context.Context, scope string) (Identity, error) {
+	c, ok := CallerFrom(ctx)
+	if !ok {
+		if _, user := FromContext(ctx); user {
+			return Identity{}, apperr.Errorf(apperr.Forbidden, "only services may ask for this: a service token with scope %s is required", scope)
+		}
+		return Identity{}, apperr.Errorf(apperr.Unauthenticated, "a service token with scope %s is required", scope)
+	}
+	if !c.HasScope(scope) {
+		return Identity{}, apperr.Errorf(apperr.Forbidden, "the service token lacks scope %s", scope)
+	}
+	return c, nil
+}

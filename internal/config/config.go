@@ -61,6 +61,22 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 
+	// OAuth2 client credentials between services. OAuthClientsFile lists
+	// the clients the users service issues service tokens to; OAuthClientID
+	// with OAuthClientSecret (client_secret_basic) or OAuthClientKeyFile
+	// (private_key_jwt) is this process's own client; OAuthTokenURL is the
+	// token endpoint (default: the users service's /oauth/token). In
+	// all-in-one mode the clients are made at start-up, with no settings.
+	OAuthClientsFile   string
+	OAuthClientID      string
+	OAuthClientSecret  string
+	OAuthClientKeyFile string
+	OAuthTokenURL      string
+	ServiceTokenTTL    time.Duration
+	// RequireServiceToken makes every service answer only requests that
+	// carry a service token for it (the gateway's or another service's).
+	RequireServiceToken bool
+
 	AdminEmail    string
 	AdminPassword string
 
@@ -206,6 +222,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			}
 		})
 	}
+	str(&c.OAuthClientsFile, "oauth-clients-file", "SHOPGRAPH_OAUTH_CLIENTS_FILE", "", "JSON file of the OAuth2 clients the users service issues service tokens to (all-in-one mode makes its own)")
+	str(&c.OAuthClientID, "oauth-client-id", "SHOPGRAPH_OAUTH_CLIENT_ID", "", "this service's OAuth2 client ID (default: the target's name when a secret or key is set)")
+	secret(&c.OAuthClientSecret, "oauth-client-secret", "SHOPGRAPH_OAUTH_CLIENT_SECRET", "this service's OAuth2 client secret (client_secret_basic)")
+	str(&c.OAuthClientKeyFile, "oauth-client-key-file", "SHOPGRAPH_OAUTH_CLIENT_KEY_FILE", "", "PEM private key of this service's OAuth2 client (private_key_jwt), instead of a secret")
+	str(&c.OAuthTokenURL, "oauth-token-url", "SHOPGRAPH_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint (default: the users service's /oauth/token)")
+	dur(&c.ServiceTokenTTL, "service-token-ttl", "SHOPGRAPH_SERVICE_TOKEN_TTL", 5*time.Minute, "lifetime of service tokens")
+	boolean(&c.RequireServiceToken, "require-service-token", "SHOPGRAPH_REQUIRE_SERVICE_TOKEN", false, "services answer only requests carrying a service token (the gateway's or another service's)")
 	str(&c.AdminEmail, "admin-email", "SHOPGRAPH_ADMIN_EMAIL", "", "email of an admin user made sure of at start-up")
 	secret(&c.AdminPassword, "admin-password", "SHOPGRAPH_ADMIN_PASSWORD", "password of that admin user")
 	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
@@ -416,6 +439,15 @@ func (c Config) ServiceURL(s string) string {
 		host = "localhost"
 	}
 	return fmt.Sprintf("http://%s:%d/graphql", host, c.Ports[s])
+}
+
+// TokenEndpoint returns the OAuth2 token endpoint: the configured one or the
+// users service's.
+func (c Config) TokenEndpoint() string {
+	if c.OAuthTokenURL != "" {
+		return c.OAuthTokenURL
+	}
+	return strings.TrimSuffix(c.ServiceURL("users"), "/graphql") + "/oauth/token"
 }
 
 // JWKSEndpoint returns the JWKS URL: the configured one or the users
