@@ -1,5 +1,7 @@
-// Package httpserver runs an http.Server on a listener and shuts it down
-// gracefully: on cancellation, in-flight requests get a deadline to finish.
+// Package httpserver runs an http.Server on a listener, over TLS when
+// configured (HTTP/2, certificates reloaded when they change on disk, optional
+// mutual TLS), and shuts it down gracefully: on cancellation, in-flight
+// requests get a deadline to finish.
 package httpserver
 
 import (
@@ -32,6 +34,15 @@ func Listen(name, addr string, h http.Handler, log *slog.Logger) (*Server, error
 	}}, nil
 }
 
+// Scheme is https when the server serves TLS (Srv.TLSConfig set, see
+// TLSFiles.ServerConfig), else http.
+func (s *Server) Scheme() string {
+	if s.Srv.TLSConfig != nil {
+		return "https"
+	}
+	return "http"
+}
+
 // Port returns the bound port.
 func (s *Server) Port() int { return s.Listener.Addr().(*net.TCPAddr).Port }
 
@@ -39,7 +50,14 @@ func (s *Server) Port() int { return s.Listener.Addr().(*net.TCPAddr).Port }
 // up to grace to finish.
 func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.Srv.Serve(s.Listener) }()
+	go func() {
+		if s.Srv.TLSConfig != nil {
+			// The certificate comes from TLSConfig.GetCertificate.
+			errc <- s.Srv.ServeTLS(s.Listener, "", "")
+			return
+		}
+		errc <- s.Srv.Serve(s.Listener)
+	}()
 	select {
 	case err := <-errc:
 		return err
