@@ -75,6 +75,7 @@ type app struct {
 	// start-up, per client (each service and the gateway).
 	autoSecrets map[string]string
 	creds       map[string]*auth.ServiceCredentials
+	tls         *httpserver.TLSFiles
 }
 
 // start builds and starts every target this process runs: the services
@@ -108,7 +109,7 @@ func (a *app) start(ctx context.Context) error {
 		}
 		if a.cfg.Target == "all" || a.cfg.URLs[s.name] == "" {
 			// All-in-one mode: reach each service where it actually listens.
-			a.urls[s.name] = "http://" + net.JoinHostPort(dialHost(a.cfg.Host), strconv.Itoa(srv.Port())) + "/graphql"
+			a.urls[s.name] = srv.Scheme() + "://" + net.JoinHostPort(dialHost(a.cfg.Host), strconv.Itoa(srv.Port())) + "/graphql"
 		}
 	}
 	if a.cfg.Runs("gateway") {
@@ -124,10 +125,15 @@ func (a *app) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		tr, err := a.transport()
+		if err != nil {
+			return err
+		}
 		g, err := gateway.New(ctx, gateway.Config{
 			Services:             ups,
 			Verifier:             v,
 			Credentials:          creds,
+			Transport:            tr,
 			CORSOrigins:          a.cfg.CORSOrigins,
 			UpstreamTimeout:      a.cfg.UpstreamTimeout,
 			StartupTimeout:       a.cfg.StartupTimeout,
@@ -145,7 +151,7 @@ func (a *app) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
-		if _, err := a.listen("gateway", g.Handler()); err != nil {
+		if _, err := a.listen("gateway", hsts(g.Handler(), a.cfg.HSTSMaxAge)); err != nil {
 			return err
 		}
 	}
@@ -164,6 +170,16 @@ func (a *app) listen(name string, h http.Handler) (*httpserver.Server, error) {
 	srv, err := httpserver.Listen(name, addr, h, a.log)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+	}
+	f, err := a.tlsFiles()
+	if err != nil {
+		return nil, err
+	}
+	if f.Enabled() {
+		if srv.Srv.TLSConfig, err = f.ServerConfig(); err != nil {
+			_ = srv.Listener.Close()
+			return nil, fmt.Errorf("%s: TLS: %w", name, err)
+		}
 	}
 	a.servers = append(a.servers, srv)
 	a.group.Go(func() error {
@@ -184,7 +200,7 @@ func (a *app) wait() error {
 func (a *app) printURLs(w io.Writer) {
 	host := dialHost(a.cfg.Host)
 	for _, s := range a.servers {
-		base := "http://" + net.JoinHostPort(host, strconv.Itoa(s.Port()))
+		base := s.Scheme() + "://" + net.JoinHostPort(host, strconv.Itoa(s.Port()))
 		if s.Name == "gateway" {
 			fmt.Fprintf(w, "%-15s %s/\n", "GraphiQL:", base)
 			fmt.Fprintf(w, "%-15s %s/graphql\n", "GraphQL:", base)
@@ -298,7 +314,11 @@ func (a *app) tokenVerifier() (*auth.Verifier, error) {
 		}
 		a.verifier = auth.NewVerifier(auth.StaticKeys{Set: set}, nil)
 	} else {
-		a.verifier = auth.NewVerifier(&auth.RemoteKeys{URL: a.cfg.JWKSEndpoint(), MinRefresh: time.Minute}, nil)
+		hc, err := a.httpClient()
+		if err != nil {
+			return nil, err
+		}
+		a.verifier = auth.NewVerifier(&auth.RemoteKeys{URL: a.cfg.JWKSEndpoint(), Client: hc, MinRefresh: time.Minute}, nil)
 	}
 	return a.verifier, nil
 }
@@ -387,6 +407,10 @@ func (a *app) serviceCredentials(name string) (*auth.ServiceCredentials, error) 
 		a.creds = map[string]*auth.ServiceCredentials{}
 	}
 	c := a.cfg
+	hc, err := a.httpClient()
+	if err != nil {
+		return nil, err
+	}
 	var creds *auth.ServiceCredentials
 	switch {
 	case c.OAuthClientSecret != "" || c.OAuthClientKeyFile != "":
@@ -394,7 +418,7 @@ func (a *app) serviceCredentials(name string) (*auth.ServiceCredentials, error) 
 		if id == "" {
 			id = c.Target
 		}
-		creds = &auth.ServiceCredentials{TokenURL: a.tokenURL(), ClientID: id, Secret: c.OAuthClientSecret}
+		creds = &auth.ServiceCredentials{TokenURL: a.tokenURL(), ClientID: id, Secret: c.OAuthClientSecret, HTTP: hc}
 		if c.OAuthClientKeyFile != "" {
 			data, err := os.ReadFile(c.OAuthClientKeyFile)
 			if err != nil {
@@ -411,7 +435,7 @@ func (a *app) serviceCredentials(name string) (*auth.ServiceCredentials, error) 
 		if err != nil {
 			return nil, err
 		}
-		creds = &auth.ServiceCredentials{TokenURL: a.tokenURL(), ClientID: "shopgraph-" + name, Secret: secrets[name]}
+		creds = &auth.ServiceCredentials{TokenURL: a.tokenURL(), ClientID: "shopgraph-" + name, Secret: secrets[name], HTTP: hc}
 	default:
 		a.log.Warn("no OAuth2 client configured (-oauth-client-secret or -oauth-client-key-file): calls to other services carry no service token", "target", name)
 	}
@@ -426,4 +450,60 @@ func (a *app) tokenURL() string {
 		return a.cfg.OAuthTokenURL
 	}
 	return strings.TrimSuffix(a.urls["users"], "/graphql") + "/oauth/token"
+}
+
+// tlsFiles are the TLS settings of listeners and calls: -tls=auto's local CA
+// and certificate in the data directory, or the configured files.
+func (a *app) tlsFiles() (httpserver.TLSFiles, error) {
+	if a.tls != nil {
+		return *a.tls, nil
+	}
+	c := a.cfg
+	f := httpserver.TLSFiles{CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile, CAFile: c.TLSCAFile, ClientAuth: c.TLSClientAuth}
+	if c.TLS == "auto" && c.TLSCertFile == "" {
+		auto, err := httpserver.AutoTLS(filepath.Join(c.DataDir, "tls"), dialHost(c.Host))
+		if err != nil {
+			return f, fmt.Errorf("-tls=auto: %w", err)
+		}
+		f.CertFile, f.KeyFile = auto.CertFile, auto.KeyFile
+		if f.CAFile == "" {
+			f.CAFile = auto.CAFile
+		}
+	}
+	a.tls = &f
+	return f, nil
+}
+
+// transport is the HTTP transport of calls to other services: trusting
+// -tls-ca-file and presenting this process's certificate for mutual TLS;
+// nil (the default transport) when TLS is not configured.
+func (a *app) transport() (http.RoundTripper, error) {
+	f, err := a.tlsFiles()
+	if err != nil || (!f.Enabled() && f.CAFile == "") {
+		return nil, err
+	}
+	return f.Transport()
+}
+
+// httpClient is the client of calls to other services (5 s timeout).
+func (a *app) httpClient() (*http.Client, error) {
+	tr, err := a.transport()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: tr}, nil
+}
+
+// hsts makes h send Strict-Transport-Security with maxAge over HTTPS.
+func hsts(h http.Handler, maxAge time.Duration) http.Handler {
+	if maxAge <= 0 {
+		return h
+	}
+	value := fmt.Sprintf("max-age=%d; includeSubDomains", int(maxAge.Seconds()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			w.Header().Set("Strict-Transport-Security", value)
+		}
+		h.ServeHTTP(w, r)
+	})
 }

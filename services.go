@@ -127,9 +127,13 @@ func buildInventory(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	hc, err := a.httpClient()
+	if err != nil {
+		return component{}, err
+	}
 	svc, err := inventory.New(ctx, inventory.Config{
 		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, ReservationTTL: a.cfg.ReservationTTL,
-		ProductsURL: a.urls["products"], Verifier: d.v, Credentials: creds,
+		ProductsURL: a.urls["products"], Verifier: d.v, Credentials: creds, HTTPClient: hc,
 		Log: a.log.With("service", "inventory"),
 	})
 	if err != nil {
@@ -211,9 +215,13 @@ func buildOrders(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	hc, err := a.httpClient()
+	if err != nil {
+		return component{}, err
+	}
 	svc, err := orders.New(ctx, orders.Config{
 		DB: d.pool, Redis: d.redis, Prefix: a.cfg.RedisPrefix, Verifier: d.v,
-		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"], Credentials: creds,
+		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"], Credentials: creds, HTTPClient: hc,
 		ReservationTTL: a.cfg.ReservationTTL, StepTimeout: a.cfg.SagaStepTimeout,
 		Log: a.log.With("service", "orders"),
 	})
