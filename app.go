@@ -413,12 +413,19 @@ func (a *app) serviceCredentials(name string) (*auth.ServiceCredentials, error) 
 	}
 	var creds *auth.ServiceCredentials
 	switch {
-	case c.OAuthClientSecret != "" || c.OAuthClientKeyFile != "":
+	case c.OAuthClientSecret != "" || c.OAuthClientSecretFile != "" || c.OAuthClientKeyFile != "":
 		id := c.OAuthClientID
 		if id == "" {
 			id = c.Target
 		}
 		creds = &auth.ServiceCredentials{TokenURL: a.tokenURL(), ClientID: id, Secret: c.OAuthClientSecret, HTTP: hc}
+		if c.OAuthClientSecretFile != "" {
+			data, err := os.ReadFile(c.OAuthClientSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("OAuth client secret: %w", err)
+			}
+			creds.Secret = strings.TrimSpace(string(data))
+		}
 		if c.OAuthClientKeyFile != "" {
 			data, err := os.ReadFile(c.OAuthClientKeyFile)
 			if err != nil {

@@ -71,6 +71,9 @@ type Config struct {
 	OAuthClientsFile   string
 	OAuthClientID      string
 	OAuthClientSecret  string
+	// OAuthClientSecretFile holds the secret instead (a Docker or
+	// Kubernetes secret), read at start-up.
+	OAuthClientSecretFile string
 	OAuthClientKeyFile string
 	OAuthTokenURL      string
 	ServiceTokenTTL    time.Duration
@@ -242,6 +245,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.OAuthClientsFile, "oauth-clients-file", "SHOPGRAPH_OAUTH_CLIENTS_FILE", "", "JSON file of the OAuth2 clients the users service issues service tokens to (all-in-one mode makes its own)")
 	str(&c.OAuthClientID, "oauth-client-id", "SHOPGRAPH_OAUTH_CLIENT_ID", "", "this service's OAuth2 client ID (default: the target's name when a secret or key is set)")
 	secret(&c.OAuthClientSecret, "oauth-client-secret", "SHOPGRAPH_OAUTH_CLIENT_SECRET", "this service's OAuth2 client secret (client_secret_basic)")
+	str(&c.OAuthClientSecretFile, "oauth-client-secret-file", "SHOPGRAPH_OAUTH_CLIENT_SECRET_FILE", "", "file holding this service's OAuth2 client secret, instead of -oauth-client-secret")
 	str(&c.OAuthClientKeyFile, "oauth-client-key-file", "SHOPGRAPH_OAUTH_CLIENT_KEY_FILE", "", "PEM private key of this service's OAuth2 client (private_key_jwt), instead of a secret")
 	str(&c.OAuthTokenURL, "oauth-token-url", "SHOPGRAPH_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint (default: the users service's /oauth/token)")
 	dur(&c.ServiceTokenTTL, "service-token-ttl", "SHOPGRAPH_SERVICE_TOKEN_TTL", 5*time.Minute, "lifetime of service tokens")
@@ -459,7 +463,7 @@ func (c Config) validateTLS() []error {
 	if c.TLSClientAuth && c.TLSCAFile == "" && c.TLS != "auto" {
 		errs = append(errs, errors.New("-tls-client-auth needs -tls-ca-file to check client certificates against"))
 	}
-	if c.OAuthClientSecret != "" && c.OAuthClientKeyFile != "" {
+	if (c.OAuthClientSecret != "" || c.OAuthClientSecretFile != "") && c.OAuthClientKeyFile != "" {
 		errs = append(errs, errors.New("-oauth-client-secret and -oauth-client-key-file: set one of them"))
 	}
 	if !c.RequireTLS {
