@@ -68,15 +68,15 @@ type Config struct {
 	// (private_key_jwt) is this process's own client; OAuthTokenURL is the
 	// token endpoint (default: the users service's /oauth/token). In
 	// all-in-one mode the clients are made at start-up, with no settings.
-	OAuthClientsFile   string
-	OAuthClientID      string
-	OAuthClientSecret  string
+	OAuthClientsFile  string
+	OAuthClientID     string
+	OAuthClientSecret string
 	// OAuthClientSecretFile holds the secret instead (a Docker or
 	// Kubernetes secret), read at start-up.
 	OAuthClientSecretFile string
-	OAuthClientKeyFile string
-	OAuthTokenURL      string
-	ServiceTokenTTL    time.Duration
+	OAuthClientKeyFile    string
+	OAuthTokenURL         string
+	ServiceTokenTTL       time.Duration
 	// RequireServiceToken makes every service answer only requests that
 	// carry a service token for it (the gateway's or another service's).
 	RequireServiceToken bool
