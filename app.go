@@ -176,10 +176,12 @@ func (a *app) listen(name string, h http.Handler) (*httpserver.Server, error) {
 		return nil, err
 	}
 	if f.Enabled() {
-		if srv.Srv.TLSConfig, err = f.ServerConfig(); err != nil {
+		c, err := f.ServerConfig()
+		if err != nil {
 			_ = srv.Listener.Close()
 			return nil, fmt.Errorf("%s: TLS: %w", name, err)
 		}
+		srv.UseTLS(c)
 	}
 	a.servers = append(a.servers, srv)
 	a.group.Go(func() error {

@@ -6,6 +6,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,6 +19,15 @@ type Server struct {
 	Name     string
 	Listener net.Listener
 	Srv      *http.Server
+	// secure is set by UseTLS. (Srv.TLSConfig alone does not tell: net/http
+	// sets it for HTTP/2 when serving plain HTTP too.)
+	secure bool
+}
+
+// UseTLS makes the server serve TLS with c (see TLSFiles.ServerConfig).
+func (s *Server) UseTLS(c *tls.Config) {
+	s.Srv.TLSConfig = c
+	s.secure = true
 }
 
 // Listen binds addr ("host:port"; port 0 picks a free one).
@@ -34,10 +44,9 @@ func Listen(name, addr string, h http.Handler, log *slog.Logger) (*Server, error
 	}}, nil
 }
 
-// Scheme is https when the server serves TLS (Srv.TLSConfig set, see
-// TLSFiles.ServerConfig), else http.
+// Scheme is https when the server serves TLS (UseTLS), else http.
 func (s *Server) Scheme() string {
-	if s.Srv.TLSConfig != nil {
+	if s.secure {
 		return "https"
 	}
 	return "http"
@@ -51,7 +60,7 @@ func (s *Server) Port() int { return s.Listener.Addr().(*net.TCPAddr).Port }
 func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() {
-		if s.Srv.TLSConfig != nil {
+		if s.secure {
 			// The certificate comes from TLSConfig.GetCertificate.
 			errc <- s.Srv.ServeTLS(s.Listener, "", "")
 			return
