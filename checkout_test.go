@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 )
 
@@ -330,8 +331,8 @@ func TestCheckoutRefusals(t *testing.T) {
 	s := newShop(t, "-shipping-step-interval=0")
 	skus := s.stock(t, "Book", 5, 1800)
 	archived := s.stock(t, "Old", 5, 100)
-	d := s.admin.must(`query($s: [String!]!) { variantsBySku(skus: $s) { product { id } } }`, map[string]any{"s": archived})
-	s.admin.must(`mutation($id: ID!) { archiveProduct(id: $id) { status } }`, map[string]any{"id": str(d, "variantsBySku", 0, "product", "id")})
+	d := s.admin.must(`query($id: ID!) { node(id: $id) { ... on Variant { product { id } } } }`, map[string]any{"id": gid.Encode("Variant", archived[0])})
+	s.admin.must(`mutation($id: ID!) { archiveProduct(id: $id) { status } }`, map[string]any{"id": str(d, "node", "product", "id")})
 	c := s.customer(t)
 	other := s.customer(t)
 

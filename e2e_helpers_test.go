@@ -31,8 +31,10 @@ type system struct {
 	URL     string // the gateway's GraphQL endpoint
 	Base    string // the gateway's root
 	DataDir string
-	cancel  context.CancelFunc
-	done    chan error
+	// HTTP is the client of the gateway (nil: http.DefaultClient).
+	HTTP   *http.Client
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // stores is where a system keeps its state: a database, a Redis prefix and a
@@ -158,9 +160,12 @@ type client struct {
 	t     testing.TB
 	url   string
 	token string
+	hc    *http.Client
 }
 
-func (s *system) client(token string) *client { return &client{t: s.t, url: s.URL, token: token} }
+func (s *system) client(token string) *client {
+	return &client{t: s.t, url: s.URL, token: token, hc: s.HTTP}
+}
 
 // do posts a query with variables and decodes the response.
 func (c *client) do(query string, vars map[string]any) gqlResponse {
@@ -176,7 +181,11 @@ func (c *client) send(req *http.Request) gqlResponse {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	hc := c.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("POST %s: %v", c.url, err)
 	}

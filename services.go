@@ -96,9 +96,18 @@ func buildUsers(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	clients, err := a.oauthClients()
+	if err != nil {
+		return component{}, err
+	}
+	oauth, err := auth.NewTokenServer(clients, signer, a.cfg.ServiceTokenTTL,
+		auth.RedisReplayCache{Client: rdb, Prefix: a.cfg.RedisPrefix + "users:"}, nil, a.log.With("service", "users"))
+	if err != nil {
+		return component{}, err
+	}
 	svc, err := users.New(ctx, users.Config{
 		DB: pool, Redis: rdb, RedisPrefix: a.cfg.RedisPrefix + "users:", StreamPrefix: a.cfg.RedisPrefix,
-		Signer: signer, Verifier: v, JWKS: jwks,
+		Signer: signer, Verifier: v, JWKS: jwks, OAuth: oauth,
 		RefreshTTL:              a.cfg.RefreshTokenTTL,
 		AdminEmail:              a.cfg.AdminEmail,
 		AdminPassword:           a.cfg.AdminPassword,
@@ -146,9 +155,17 @@ func buildInventory(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	creds, err := a.serviceCredentials("inventory")
+	if err != nil {
+		return component{}, err
+	}
+	hc, err := a.httpClient()
+	if err != nil {
+		return component{}, err
+	}
 	svc, err := inventory.New(ctx, inventory.Config{
 		DB: d.pool, Redis: d.redis, StreamPrefix: a.cfg.RedisPrefix, ReservationTTL: a.cfg.ReservationTTL,
-		ProductsURL: a.urls["products"], Verifier: d.v,
+		ProductsURL: a.urls["products"], Verifier: d.v, Credentials: creds, HTTPClient: hc,
 		Log: a.log.With("service", "inventory"),
 	})
 	if err != nil {
@@ -237,9 +254,17 @@ func buildOrders(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	creds, err := a.serviceCredentials("orders")
+	if err != nil {
+		return component{}, err
+	}
+	hc, err := a.httpClient()
+	if err != nil {
+		return component{}, err
+	}
 	svc, err := orders.New(ctx, orders.Config{
 		DB: d.pool, Redis: d.redis, Prefix: a.cfg.RedisPrefix, Verifier: d.v,
-		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"],
+		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"], Credentials: creds, HTTPClient: hc,
 		ReservationTTL: a.cfg.ReservationTTL, StepTimeout: a.cfg.SagaStepTimeout,
 		Log: a.log.With("service", "orders"),
 	})

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
+
+	"golang.org/x/oauth2"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
@@ -49,11 +52,22 @@ func unauthenticated(w http.ResponseWriter, message string) {
 // caller's verified token (the service verifies it again), the caller's
 // address (X-Forwarded-For, which the users service rate-limits logins by)
 // and the request ID, all taken from the incoming request's context, which
-// the upstream request has.
-func forwardHeaders(req *http.Request) {
+// the upstream request has. With tokens (the gateway's own service
+// identity), Authorization carries the gateway's service token and the
+// caller's token goes in X-Forwarded-Authorization.
+func forwardHeaders(req *http.Request, tokens oauth2.TokenSource) error {
 	ctx := req.Context()
+	userHeader := "Authorization"
+	if tokens != nil {
+		tok, err := tokens.Token()
+		if err != nil {
+			return fmt.Errorf("get a service token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		userHeader = auth.ForwardedAuthorization
+	}
 	if id, ok := auth.FromContext(ctx); ok && id.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+id.Token)
+		req.Header.Set(userHeader, "Bearer "+id.Token)
 	}
 	if info := infoFrom(ctx); info != nil {
 		if info.clientAddr != "" {
@@ -61,4 +75,5 @@ func forwardHeaders(req *http.Request) {
 		}
 		req.Header.Set("X-Request-ID", info.requestID)
 	}
+	return nil
 }

@@ -60,6 +60,14 @@ type Config struct {
 	Services []Service
 	// Verifier checks the bearer tokens of incoming requests. Required.
 	Verifier *auth.Verifier
+	// Credentials, if set, are the gateway's own service identity: every
+	// call to a service carries a service token for it (OAuth2 client
+	// credentials) in Authorization, and the user's token in
+	// X-Forwarded-Authorization.
+	Credentials *auth.ServiceCredentials
+	// Transport, if set, makes the calls to the services (e.g. one that
+	// trusts the services' CA or presents a client certificate).
+	Transport http.RoundTripper
 	// CORSOrigins are the origins browsers may call the gateway from; "*"
 	// allows any. Empty allows none (no CORS headers are sent).
 	CORSOrigins []string
@@ -215,7 +223,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{
 		cfg:       cfg,
 		log:       cfg.Log,
-		client:    &http.Client{Timeout: cfg.UpstreamTimeout, Transport: cfg.Telemetry.Transport(nil, peers(cfg.Services))},
+		client:    &http.Client{Timeout: cfg.UpstreamTimeout, Transport: cfg.Telemetry.Transport(cfg.Transport, peers(cfg.Services))},
 		upstreams: map[string]*upstream{},
 		apq:       newAPQStore(cfg.APQCacheSize),
 	}
@@ -224,6 +232,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.upstreams[s.URL] = newUpstream(s, g.client)
 		if !cfg.DisableDedupe {
 			g.upstreams[s.URL].flight = newFlight()
+		}
+		if cfg.Credentials != nil {
+			g.upstreams[s.URL].tokens = cfg.Credentials.TokenSource(s.Name)
 		}
 	}
 	sources, err := g.introspect(ctx)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nautilus/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // source is one service's schema as read by introspection, with the
@@ -69,6 +71,7 @@ func (g *Gateway) introspect(ctx context.Context) ([]source, error) {
 // readSchema introspects service s once.
 func (g *Gateway) readSchema(ctx context.Context, s Service) (source, error) {
 	q := &introspectionQueryer{upstream: g.upstreams[s.URL]}
+	q.serviceOnly = serviceOnlyFields(ctx, q.upstream)
 	if _, err := graphql.IntrospectAPI(q, graphql.IntrospectWithContext(ctx)); err != nil {
 		return source{}, err
 	}
@@ -132,6 +135,39 @@ func causeOf(err error) error {
 type introspectionQueryer struct {
 	*upstream
 	raw []byte
+	// serviceOnly are the fields, per type, that only services may ask for
+	// (@serviceOnly in the service's SDL): left out of the public schema.
+	serviceOnly map[string][]string
+}
+
+// serviceOnlyFields reads the service's federation SDL (_service { sdl },
+// which, unlike introspection, carries the directives applied to fields) and
+// returns the fields marked @serviceOnly, per type. A service without
+// _service has none.
+func serviceOnlyFields(ctx context.Context, u *upstream) map[string][]string {
+	var res struct {
+		Service struct {
+			SDL string `json:"sdl"`
+		} `json:"_service"`
+	}
+	if err := u.Query(ctx, &graphql.QueryInput{Query: "{ _service { sdl } }"}, &res); err != nil || res.Service.SDL == "" {
+		return nil
+	}
+	doc, err := parser.ParseSchema(&ast.Source{Name: u.service.Name, Input: res.Service.SDL})
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, defs := range [][]*ast.Definition{doc.Definitions, doc.Extensions} {
+		for _, d := range defs {
+			for _, f := range d.Fields {
+				if f.Directives.ForName("serviceOnly") != nil {
+					out[d.Name] = append(out[d.Name], f.Name)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (q *introspectionQueryer) Query(ctx context.Context, input *graphql.QueryInput, receiver any) error {
@@ -146,6 +182,7 @@ func (q *introspectionQueryer) Query(ctx context.Context, input *graphql.QueryIn
 		return nil
 	}
 	stripFederation(res.Schema)
+	hideFields(res.Schema, q.serviceOnly)
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -167,7 +204,9 @@ var (
 		"override", "tag", "link", "composeDirective", "interfaceObject", "authenticated",
 		"requiresScopes", "policy", "cost", "listSize", "context", "fromContext",
 		// gqlgen
-		"entityResolver", "computedRequires", "goModel", "goField", "goTag", "goExtraField", "goEnum",
+		"entityResolver", "computedRequires",
+		// Shopgraph: fields only services may ask for (hidden with them)
+		"serviceOnly", "goModel", "goField", "goTag", "goExtraField", "goEnum",
 		// GraphQL's own directives: the gateway's schema has them already
 		// (nautilus's must match exactly, and it cannot read @deprecated's
 		// DIRECTIVE_DEFINITION location from introspection).
@@ -205,6 +244,21 @@ func isEntityResolverType(t graphql.IntrospectionQueryFullType) bool {
 		}
 	}
 	return true
+}
+
+// hideFields removes the given fields (per type name) from s.
+func hideFields(s *graphql.IntrospectionQuerySchema, fields map[string][]string) {
+	if len(fields) == 0 {
+		return
+	}
+	for i := range s.Types {
+		t := &s.Types[i]
+		if hide := fields[t.Name]; len(hide) > 0 {
+			t.Fields = slices.DeleteFunc(t.Fields, func(f graphql.IntrospectionQueryFullTypeField) bool {
+				return slices.Contains(hide, f.Name)
+			})
+		}
+	}
 }
 
 // stripFederation removes the federation plumbing from an introspected

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -356,8 +357,18 @@ func (uc *upstreamConn) open(log *slog.Logger) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.g.cfg.UpstreamTimeout)
 	defer cancel()
+	var header http.Header
+	if u := s.g.upstreams[svc.URL]; u != nil && u.tokens != nil {
+		tok, terr := u.tokens.Token()
+		if terr != nil {
+			fail(uc.unavailable(ctx, log, terr))
+			return
+		}
+		header = http.Header{"Authorization": {"Bearer " + tok.AccessToken}}
+	}
 	conn, _, err := websocket.Dial(dctx, svc.URL, &websocket.DialOptions{
 		HTTPClient:   s.g.client,
+		HTTPHeader:   header,
 		Subprotocols: []string{protoTransportWS},
 	})
 	if err != nil {

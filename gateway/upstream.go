@@ -12,6 +12,7 @@ import (
 
 	nautilus "github.com/nautilus/gateway"
 	"github.com/nautilus/graphql"
+	"golang.org/x/oauth2"
 )
 
 // maxUpstreamResponse bounds the body read from a service.
@@ -31,6 +32,8 @@ type upstream struct {
 	service Service
 	client  *http.Client
 	flight  *flight // nil: no deduplication (see dedupe.go)
+	// tokens, if set, are the gateway's service tokens for this service.
+	tokens oauth2.TokenSource
 }
 
 var _ graphql.Queryer = (*upstream)(nil)
@@ -82,7 +85,9 @@ func (u *upstream) send(ctx context.Context, query string, variables map[string]
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json, application/json")
-	forwardHeaders(req)
+	if err := forwardHeaders(req, u.tokens); err != nil {
+		return nil, u.fail(codeUnavailable, err)
+	}
 	res, err := u.client.Do(req)
 	if err != nil {
 		return nil, u.fail(codeUnavailable, err)

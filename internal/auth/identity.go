@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
@@ -34,7 +35,17 @@ type Identity struct {
 	// when the token has no exp. Holders of long-lived connections, such as
 	// the gateway's subscriptions, end them then.
 	Expires time.Time
+	// Scopes and Audience of a service token (role SERVICE): what it may
+	// do, and the services it may do it at.
+	Scopes   []string
+	Audience []string
 }
+
+// HasScope reports whether a service token grants scope.
+func (id Identity) HasScope(scope string) bool { return slices.Contains(id.Scopes, scope) }
+
+// For reports whether a service token was minted for service aud.
+func (id Identity) For(aud string) bool { return slices.Contains(id.Audience, aud) }
 
 // IsAdmin reports whether the caller may administer the shop.
 func (id Identity) IsAdmin() bool { return id.Role == RoleAdmin || id.Role == RoleService }
@@ -73,4 +84,37 @@ func RequireAdmin(ctx context.Context) (Identity, error) {
 		return id, apperr.Errorf(apperr.Forbidden, "admin role required")
 	}
 	return id, nil
+}
+
+type callerKey struct{}
+
+// WithCaller returns a context that carries the verified service token of
+// the service making the request (role SERVICE).
+func WithCaller(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, callerKey{}, id)
+}
+
+// CallerFrom returns the calling service's identity in ctx, if the request
+// carried a service token.
+func CallerFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(callerKey{}).(Identity)
+	return id, ok
+}
+
+// RequireScope returns the calling service's identity if its service token
+// grants scope.
+// Returns UNAUTHENTICATED without any token, and FORBIDDEN for a user's
+// token or a service token without scope.
+func RequireScope(ctx context.Context, scope string) (Identity, error) {
+	c, ok := CallerFrom(ctx)
+	if !ok {
+		if _, user := FromContext(ctx); user {
+			return Identity{}, apperr.Errorf(apperr.Forbidden, "only services may ask for this: a service token with scope %s is required", scope)
+		}
+		return Identity{}, apperr.Errorf(apperr.Unauthenticated, "a service token with scope %s is required", scope)
+	}
+	if !c.HasScope(scope) {
+		return Identity{}, apperr.Errorf(apperr.Forbidden, "the service token lacks scope %s", scope)
+	}
+	return c, nil
 }

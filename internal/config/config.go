@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -60,6 +61,41 @@ type Config struct {
 	JWKSURL         string
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+
+	// OAuth2 client credentials between services. OAuthClientsFile lists
+	// the clients the users service issues service tokens to; OAuthClientID
+	// with OAuthClientSecret (client_secret_basic) or OAuthClientKeyFile
+	// (private_key_jwt) is this process's own client; OAuthTokenURL is the
+	// token endpoint (default: the users service's /oauth/token). In
+	// all-in-one mode the clients are made at start-up, with no settings.
+	OAuthClientsFile  string
+	OAuthClientID     string
+	OAuthClientSecret string
+	// OAuthClientSecretFile holds the secret instead (a Docker or
+	// Kubernetes secret), read at start-up.
+	OAuthClientSecretFile string
+	OAuthClientKeyFile    string
+	OAuthTokenURL         string
+	ServiceTokenTTL       time.Duration
+	// RequireServiceToken makes every service answer only requests that
+	// carry a service token for it (the gateway's or another service's).
+	RequireServiceToken bool
+
+	// TLS is "off" (serve what the cert and key files say) or "auto" (make a
+	// local CA and certificate in the data directory). TLSCertFile and
+	// TLSKeyFile make every listener serve HTTPS; TLSCAFile is what the
+	// services' certificates are checked against; TLSClientAuth requires
+	// client certificates (mutual TLS); RequireTLS refuses to start a
+	// non-loopback listener or to call a service over plain http.
+	TLS           string
+	TLSCertFile   string
+	TLSKeyFile    string
+	TLSCAFile     string
+	TLSClientAuth bool
+	RequireTLS    bool
+	// HSTSMaxAge, if positive, makes the gateway send
+	// Strict-Transport-Security over HTTPS.
+	HSTSMaxAge time.Duration
 
 	AdminEmail    string
 	AdminPassword string
@@ -223,6 +259,21 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			}
 		})
 	}
+	str(&c.OAuthClientsFile, "oauth-clients-file", "SHOPGRAPH_OAUTH_CLIENTS_FILE", "", "JSON file of the OAuth2 clients the users service issues service tokens to (all-in-one mode makes its own)")
+	str(&c.OAuthClientID, "oauth-client-id", "SHOPGRAPH_OAUTH_CLIENT_ID", "", "this service's OAuth2 client ID (default: the target's name when a secret or key is set)")
+	secret(&c.OAuthClientSecret, "oauth-client-secret", "SHOPGRAPH_OAUTH_CLIENT_SECRET", "this service's OAuth2 client secret (client_secret_basic)")
+	str(&c.OAuthClientSecretFile, "oauth-client-secret-file", "SHOPGRAPH_OAUTH_CLIENT_SECRET_FILE", "", "file holding this service's OAuth2 client secret, instead of -oauth-client-secret")
+	str(&c.OAuthClientKeyFile, "oauth-client-key-file", "SHOPGRAPH_OAUTH_CLIENT_KEY_FILE", "", "PEM private key of this service's OAuth2 client (private_key_jwt), instead of a secret")
+	str(&c.OAuthTokenURL, "oauth-token-url", "SHOPGRAPH_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint (default: the users service's /oauth/token)")
+	dur(&c.ServiceTokenTTL, "service-token-ttl", "SHOPGRAPH_SERVICE_TOKEN_TTL", 5*time.Minute, "lifetime of service tokens")
+	str(&c.TLS, "tls", "SHOPGRAPH_TLS", "off", "off (HTTPS when -tls-cert-file and -tls-key-file are set) or auto (make a local CA and certificate in the data directory)")
+	str(&c.TLSCertFile, "tls-cert-file", "SHOPGRAPH_TLS_CERT_FILE", "", "PEM certificate (chain) every listener serves HTTPS with; read again when it changes")
+	str(&c.TLSKeyFile, "tls-key-file", "SHOPGRAPH_TLS_KEY_FILE", "", "PEM private key of -tls-cert-file")
+	str(&c.TLSCAFile, "tls-ca-file", "SHOPGRAPH_TLS_CA_FILE", "", "PEM CA certificates that the services' (and, with -tls-client-auth, clients') certificates are checked against (default: the system's)")
+	boolean(&c.TLSClientAuth, "tls-client-auth", "SHOPGRAPH_TLS_CLIENT_AUTH", false, "mutual TLS: listeners require a client certificate from -tls-ca-file, and calls present -tls-cert-file")
+	boolean(&c.RequireTLS, "require-tls", "SHOPGRAPH_REQUIRE_TLS", false, "refuse to start a non-loopback listener without TLS or to call a service over http://")
+	dur(&c.HSTSMaxAge, "hsts-max-age", "SHOPGRAPH_HSTS_MAX_AGE", 0, "max-age of the Strict-Transport-Security header the gateway sends over HTTPS (0: none)")
+	boolean(&c.RequireServiceToken, "require-service-token", "SHOPGRAPH_REQUIRE_SERVICE_TOKEN", false, "services answer only requests carrying a service token (the gateway's or another service's)")
 	str(&c.AdminEmail, "admin-email", "SHOPGRAPH_ADMIN_EMAIL", "", "email of an admin user made sure of at start-up")
 	secret(&c.AdminPassword, "admin-password", "SHOPGRAPH_ADMIN_PASSWORD", "password of that admin user")
 	integer(&c.LoginLimitPerAccount, "login-limit-account", "SHOPGRAPH_LOGIN_LIMIT_ACCOUNT", 5, "failed logins allowed per account per window")
@@ -322,6 +373,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateTLS()...)
 	for name, u := range map[string]string{"-database-url": c.DatabaseURL, "-redis-url": c.RedisURL} {
 		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" {
 			errs = append(errs, fmt.Errorf("%s: %q is not a URL", name, u))
@@ -445,6 +497,54 @@ func (c Config) validatePayments() []error {
 	return errs
 }
 
+// validateTLS checks the TLS and OAuth2 settings; with -require-tls, that
+// no listener on another interface than loopback and no call to a service
+// goes without TLS.
+func (c Config) validateTLS() []error {
+	var errs []error
+	if c.TLS != "off" && c.TLS != "auto" {
+		errs = append(errs, fmt.Errorf("-tls: %q is not off or auto", c.TLS))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("-tls-cert-file and -tls-key-file: set both or neither"))
+	}
+	if c.TLSClientAuth && !c.TLSEnabled() {
+		errs = append(errs, errors.New("-tls-client-auth needs -tls-cert-file and -tls-key-file (or -tls=auto)"))
+	}
+	if c.TLSClientAuth && c.TLSCAFile == "" && c.TLS != "auto" {
+		errs = append(errs, errors.New("-tls-client-auth needs -tls-ca-file to check client certificates against"))
+	}
+	if (c.OAuthClientSecret != "" || c.OAuthClientSecretFile != "") && c.OAuthClientKeyFile != "" {
+		errs = append(errs, errors.New("-oauth-client-secret and -oauth-client-key-file: set one of them"))
+	}
+	if !c.RequireTLS {
+		return errs
+	}
+	for _, s := range Services {
+		if strings.HasPrefix(c.URLs[s], "http://") {
+			errs = append(errs, fmt.Errorf("-require-tls: -%s-url %q is not https", s, c.URLs[s]))
+		}
+	}
+	for name, u := range map[string]string{"-jwks-url": c.JWKSURL, "-oauth-token-url": c.OAuthTokenURL} {
+		if strings.HasPrefix(u, "http://") {
+			errs = append(errs, fmt.Errorf("-require-tls: %s %q is not https", name, u))
+		}
+	}
+	if !c.TLSEnabled() && !isLoopback(c.Host) {
+		errs = append(errs, fmt.Errorf("-require-tls: listening on %q without TLS; set -tls-cert-file and -tls-key-file (or -tls=auto)", c.Host))
+	}
+	return errs
+}
+
+// isLoopback reports whether host names only the loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Runs reports whether this process runs target t.
 func (c Config) Runs(t string) bool { return c.Target == "all" || c.Target == t }
 
@@ -466,7 +566,25 @@ func (c Config) ServiceURL(s string) string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return fmt.Sprintf("http://%s:%d/graphql", host, c.Ports[s])
+	scheme := "http"
+	if c.TLSEnabled() {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s:%d/graphql", scheme, host, c.Ports[s])
+}
+
+// TLSEnabled reports whether listeners serve HTTPS.
+func (c Config) TLSEnabled() bool {
+	return c.TLS == "auto" || (c.TLSCertFile != "" && c.TLSKeyFile != "")
+}
+
+// TokenEndpoint returns the OAuth2 token endpoint: the configured one or the
+// users service's.
+func (c Config) TokenEndpoint() string {
+	if c.OAuthTokenURL != "" {
+		return c.OAuthTokenURL
+	}
+	return strings.TrimSuffix(c.ServiceURL("users"), "/graphql") + "/oauth/token"
 }
 
 // JWKSEndpoint returns the JWKS URL: the configured one or the users

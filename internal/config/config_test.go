@@ -60,6 +60,22 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
+func TestRequireTLSAllowsLoopbackAndTLS(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-require-tls"}, // all-in-one on loopback stays plain http
+		{"-require-tls", "-host=0.0.0.0", "-tls-cert-file=c.pem", "-tls-key-file=k.pem", "-products-url=https://products:4002/graphql"},
+	} {
+		c, err := config.Load(args, env(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if want := c.TLSEnabled(); strings.HasPrefix(c.ServiceURL("users"), "https://") != want {
+			t.Fatalf("%q: users URL %s", args, c.ServiceURL("users"))
+		}
+	}
+}
+
 func TestLoadInvalid(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -76,6 +92,12 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad service url", []string{"-users-url=users:4001"}, nil, "-users-url"},
 		{"bad log level", []string{"-log-level=loud"}, nil, "-log-level"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+		{"bad tls mode", []string{"-tls=on"}, nil, "-tls: \"on\""},
+		{"tls cert without key", []string{"-tls-cert-file=c.pem"}, nil, "set both or neither"},
+		{"mutual TLS without TLS", []string{"-tls-client-auth"}, nil, "-tls-client-auth needs -tls-cert-file"},
+		{"require-tls on a public interface without TLS", []string{"-require-tls", "-host=0.0.0.0"}, nil, "-require-tls: listening on \"0.0.0.0\" without TLS"},
+		{"require-tls with an http service URL", []string{"-require-tls", "-tls=auto", "-products-url=http://products:4002/graphql"}, nil, "-products-url \"http://products:4002/graphql\" is not https"},
+		{"oauth secret and key", []string{"-oauth-client-secret=s", "-oauth-client-key-file=k.pem"}, nil, "set one of them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package graphqlclient is how one Shopgraph service asks another's GraphQL
 // endpoint (orders and inventory ask products for variants, orders asks
-// shipping for rates): POST the operation, forward the caller's token, and
+// shipping for rates): POST the operation with the calling service's own
+// token (OAuth2 client credentials), forward the caller's token, and
 // turn every way the call can fail into one UNAVAILABLE error for the client
 // while keeping the cause for the log. Written by hand: the calls are a few
 // fixed operations, and a generated client would be more code than this.
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
+	"golang.org/x/oauth2"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
@@ -32,6 +34,18 @@ type Client struct {
 	what    string
 	http    *http.Client
 	forward bool
+	tokens  oauth2.TokenSource
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithServiceToken makes every request carry a service token from ts (an
+// OAuth2 client credentials source for the called service) in
+// Authorization; the caller's token, when forwarded, then goes in
+// X-Forwarded-Authorization.
+func WithServiceToken(ts oauth2.TokenSource) Option {
+	return func(c *Client) { c.tokens = ts }
 }
 
 // New returns a client of the endpoint at url. what names the service for
@@ -39,11 +53,15 @@ type Client struct {
 // client with a 5 s timeout is used. With forwardToken, the caller's access
 // token (if ctx carries one) goes with each request; without, every request
 // is anonymous.
-func New(url, what string, hc *http.Client, forwardToken bool) *Client {
+func New(url, what string, hc *http.Client, forwardToken bool, opts ...Option) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 5 * time.Second}
 	}
-	return &Client{url: url, what: what, http: hc, forward: forwardToken}
+	c := &Client{url: url, what: what, http: hc, forward: forwardToken}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 type response struct {
@@ -69,8 +87,17 @@ func (c *Client) Do(ctx context.Context, query string, vars map[string]any, data
 	req.Header.Set("Accept", "application/json")
 	// The call is part of the caller's trace (W3C traceparent).
 	observability.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	userHeader := "Authorization"
+	if c.tokens != nil {
+		tok, err := c.tokens.Token()
+		if err != nil {
+			return c.unavailable(fmt.Errorf("get a service token: %w", err))
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		userHeader = auth.ForwardedAuthorization
+	}
 	if id, ok := auth.FromContext(ctx); ok && c.forward && id.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+id.Token)
+		req.Header.Set(userHeader, "Bearer "+id.Token)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

@@ -1,9 +1,12 @@
-// Package httpserver runs an http.Server on a listener and shuts it down
-// gracefully: on cancellation, in-flight requests get a deadline to finish.
+// Package httpserver runs an http.Server on a listener, over TLS when
+// configured (HTTP/2, certificates reloaded when they change on disk, optional
+// mutual TLS), and shuts it down gracefully: on cancellation, in-flight
+// requests get a deadline to finish.
 package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -16,6 +19,15 @@ type Server struct {
 	Name     string
 	Listener net.Listener
 	Srv      *http.Server
+	// secure is set by UseTLS. (Srv.TLSConfig alone does not tell: net/http
+	// sets it for HTTP/2 when serving plain HTTP too.)
+	secure bool
+}
+
+// UseTLS makes the server serve TLS with c (see TLSFiles.ServerConfig).
+func (s *Server) UseTLS(c *tls.Config) {
+	s.Srv.TLSConfig = c
+	s.secure = true
 }
 
 // Listen binds addr ("host:port"; port 0 picks a free one).
@@ -32,6 +44,14 @@ func Listen(name, addr string, h http.Handler, log *slog.Logger) (*Server, error
 	}}, nil
 }
 
+// Scheme is https when the server serves TLS (UseTLS), else http.
+func (s *Server) Scheme() string {
+	if s.secure {
+		return "https"
+	}
+	return "http"
+}
+
 // Port returns the bound port.
 func (s *Server) Port() int { return s.Listener.Addr().(*net.TCPAddr).Port }
 
@@ -39,7 +59,14 @@ func (s *Server) Port() int { return s.Listener.Addr().(*net.TCPAddr).Port }
 // up to grace to finish.
 func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.Srv.Serve(s.Listener) }()
+	go func() {
+		if s.secure {
+			// The certificate comes from TLSConfig.GetCertificate.
+			errc <- s.Srv.ServeTLS(s.Listener, "", "")
+			return
+		}
+		errc <- s.Srv.Serve(s.Listener)
+	}()
 	select {
 	case err := <-errc:
 		return err

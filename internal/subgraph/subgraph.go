@@ -29,8 +29,13 @@ import (
 
 // Options configure a subgraph's HTTP handler.
 type Options struct {
-	// Name of the service, for logs.
+	// Name of the service, for logs; it is also the audience that service
+	// tokens must name to be accepted here.
 	Name string
+	// RequireServiceToken refuses every request that does not carry a
+	// service token for this service (see auth.ServiceMiddleware): only the
+	// gateway and the other services may call it.
+	RequireServiceToken bool
 	// Verifier checks bearer tokens; nil accepts no tokens.
 	Verifier *auth.Verifier
 	Log      *slog.Logger
@@ -55,7 +60,7 @@ func Handler(es graphql.ExecutableSchema, o Options) http.Handler {
 		h = o.Middleware(h)
 	}
 	if o.Verifier != nil {
-		h = auth.Middleware(o.Verifier, log)(h)
+		h = auth.ServiceMiddleware(o.Verifier, o.Name, o.RequireServiceToken, log)(h)
 	}
 	h = limitBody(h)
 	mux := http.NewServeMux()
@@ -91,6 +96,7 @@ func NewServer(es graphql.ExecutableSchema, v *auth.Verifier, log *slog.Logger) 
 	srv.Use(extension.Introspection{})
 	srv.Use(operationAuth{v: v, log: log})
 	srv.Use(observability.GraphQL())
+	srv.AroundFields(serviceOnly)
 	srv.SetErrorPresenter(Presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
@@ -130,6 +136,29 @@ func wsInit(v *auth.Verifier) transport.WebsocketInitFunc {
 		}
 		return auth.WithIdentity(ctx, id), nil, nil
 	}
+}
+
+// serviceOnly enforces the @serviceOnly(scope: "…") directive of the SDL:
+// such a field answers only a service whose token grants the scope
+// (UNAUTHENTICATED without a token, FORBIDDEN otherwise). The gateway hides
+// these fields from the public schema.
+func serviceOnly(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
+		return next(ctx)
+	}
+	d := fc.Field.Definition.Directives.ForName("serviceOnly")
+	if d == nil {
+		return next(ctx)
+	}
+	scope := ""
+	if a := d.Arguments.ForName("scope"); a != nil && a.Value != nil {
+		scope = a.Value.Raw
+	}
+	if _, err := auth.RequireScope(ctx, scope); err != nil {
+		return nil, err
+	}
+	return next(ctx)
 }
 
 // operationAuth gives an operation that carries a bearer token in its

@@ -212,3 +212,26 @@ func Token(t testing.TB, key jwk.Key, userID, role string) string {
 	}
 	return tok
 }
+
+// ServiceToken issues a service token (what the OAuth2 token endpoint
+// gives a service) of client clientID for service aud with scopes, signed
+// with key and valid for ttl (negative: already expired).
+func ServiceToken(t testing.TB, key jwk.Key, clientID, aud string, ttl time.Duration, scopes ...string) string {
+	t.Helper()
+	s, err := auth.NewSigner(key, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl < 0 {
+		s, err = auth.NewSigner(key, time.Hour, func() time.Time { return time.Now().Add(2 * ttl) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ttl = -ttl
+	}
+	tok, _, err := s.IssueService(clientID, aud, scopes, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}

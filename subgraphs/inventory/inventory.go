@@ -22,6 +22,7 @@ import (
 	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/contract"
 	"github.com/shopgraph/shopgraph/internal/events"
+	"github.com/shopgraph/shopgraph/internal/graphqlclient"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory/catalog"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory/graph"
@@ -48,6 +49,11 @@ type Config struct {
 	// ProductsURL is the products subgraph's GraphQL endpoint, used when
 	// Catalog is nil.
 	ProductsURL string
+	// Credentials, if set, get the service tokens that the calls to
+	// products carry (OAuth2 client credentials); HTTPClient, if set, makes
+	// those calls (e.g. one that trusts the services' CA).
+	Credentials *auth.ServiceCredentials
+	HTTPClient  *http.Client
 	// Verifier checks bearer tokens; nil accepts none (every caller is
 	// anonymous).
 	Verifier *auth.Verifier
@@ -85,7 +91,11 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		if c.ProductsURL == "" {
 			return nil, errors.New("inventory: Config.Catalog or Config.ProductsURL is required")
 		}
-		c.Catalog = catalog.New(c.ProductsURL, nil)
+		var opts []graphqlclient.Option
+		if c.Credentials != nil {
+			opts = append(opts, graphqlclient.WithServiceToken(c.Credentials.TokenSource("products", auth.ScopeVariantsRead)))
+		}
+		c.Catalog = catalog.New(c.ProductsURL, c.HTTPClient, opts...)
 	}
 	if c.ReservationSweep <= 0 {
 		c.ReservationSweep = time.Second

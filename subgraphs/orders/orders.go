@@ -21,6 +21,7 @@ import (
 	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/contract"
 	"github.com/shopgraph/shopgraph/internal/events"
+	"github.com/shopgraph/shopgraph/internal/graphqlclient"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/cart"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/catalog"
@@ -74,6 +75,11 @@ type Config struct {
 	// ShippingURL (its /graphql endpoint) is asked.
 	ShippingRates order.ShippingRates
 	ShippingURL   string
+	// Credentials, if set, get the service tokens that the calls to
+	// products and shipping carry (OAuth2 client credentials); HTTPClient,
+	// if set, makes those calls (e.g. one that trusts the services' CA).
+	Credentials *auth.ServiceCredentials
+	HTTPClient  *http.Client
 	// Verifier checks bearer tokens; nil accepts none (every caller is
 	// anonymous).
 	Verifier *auth.Verifier
@@ -138,10 +144,18 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		return nil, errors.New("orders: Config.ShippingRates or Config.ShippingURL is required")
 	}
 	if c.Catalog == nil {
-		c.Catalog = catalog.New(c.ProductsURL, nil)
+		var opts []graphqlclient.Option
+		if c.Credentials != nil {
+			opts = append(opts, graphqlclient.WithServiceToken(c.Credentials.TokenSource("products", auth.ScopeVariantsRead)))
+		}
+		c.Catalog = catalog.New(c.ProductsURL, c.HTTPClient, opts...)
 	}
 	if c.ShippingRates == nil {
-		c.ShippingRates = shipping.New(c.ShippingURL, nil)
+		var opts []graphqlclient.Option
+		if c.Credentials != nil {
+			opts = append(opts, graphqlclient.WithServiceToken(c.Credentials.TokenSource("shipping")))
+		}
+		c.ShippingRates = shipping.New(c.ShippingURL, c.HTTPClient, opts...)
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second

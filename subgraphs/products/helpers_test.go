@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 	"github.com/shopgraph/shopgraph/subgraphs/products"
@@ -37,7 +40,11 @@ type env struct {
 	url      string
 	admin    string
 	customer string
-	clock    *clock
+	// service is a service token for products with scope variants:read;
+	// key signed every token.
+	service string
+	key     jwk.Key
+	clock   *clock
 }
 
 func newEnv(t *testing.T) *env {
@@ -61,6 +68,8 @@ func newEnv(t *testing.T) *env {
 		url:      srv.URL + "/graphql",
 		admin:    testenv.Token(t, key, "admin-1", "ADMIN"),
 		customer: testenv.Token(t, key, "customer-1", "CUSTOMER"),
+		service:  testenv.ServiceToken(t, key, "orders", "products", time.Hour, auth.ScopeVariantsRead),
+		key:      key,
 		clock:    clk,
 	}
 }
@@ -83,6 +92,26 @@ type response struct {
 // do posts a GraphQL request with token ("" for none).
 func (e *env) do(t *testing.T, token, query string, vars map[string]any) response {
 	t.Helper()
+	h := map[string]string{}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	return e.post(t, h, query, vars)
+}
+
+// doWith posts a GraphQL request with the given headers.
+func (e *env) doWith(t *testing.T, headers map[string]string, query string, vars map[string]any) response {
+	t.Helper()
+	return e.post(t, headers, query, vars)
+}
+
+// asService is the headers of a service acting for the user of token.
+func (e *env) asService(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + e.service, auth.ForwardedAuthorization: "Bearer " + token}
+}
+
+func (e *env) post(t *testing.T, headers map[string]string, query string, vars map[string]any) response {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +121,8 @@ func (e *env) do(t *testing.T, token, query string, vars map[string]any) respons
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

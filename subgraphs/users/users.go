@@ -39,6 +39,10 @@ type Config struct {
 	Signer   *auth.Signer
 	Verifier *auth.Verifier
 	JWKS     jwk.Set
+	// OAuth, if set, is the OAuth2 token endpoint of service identities,
+	// served at /oauth/token with its metadata at
+	// /.well-known/oauth-authorization-server.
+	OAuth *auth.TokenServer
 	// RefreshTTL is the lifetime of refresh tokens.
 	RefreshTTL time.Duration
 	// AdminEmail and AdminPassword, if set (both or neither), make sure that
@@ -131,6 +135,9 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		Middleware: graph.Middleware(svc),
 		Routes: func(mux *http.ServeMux) {
 			mux.Handle("GET /.well-known/jwks.json", auth.JWKSHandler(c.JWKS))
+			if c.OAuth != nil {
+				c.OAuth.Routes(mux)
+			}
 		},
 	})
 	return &Service{Handler: h, Users: svc, relay: events.NewRelay(c.DB, c.Redis, events.RelayOptions{Prefix: c.StreamPrefix, Log: log})}, nil

@@ -27,9 +27,10 @@ type Client struct {
 var _ stock.Catalog = (*Client)(nil)
 
 // New returns a client of the products subgraph at url (its /graphql
-// endpoint). hc may be nil: a client with a 5 s timeout is used.
-func New(url string, hc *http.Client) *Client {
-	return &Client{gql: graphqlclient.New(url, "the product catalog", hc, true)}
+// endpoint). hc may be nil: a client with a 5 s timeout is used. opts add
+// the service token the calls carry.
+func New(url string, hc *http.Client, opts ...graphqlclient.Option) *Client {
+	return &Client{gql: graphqlclient.New(url, "the product catalog", hc, true, opts...)}
 }
 
 // KnownSKUs reports which of skus (upper case) the catalog has. The caller's

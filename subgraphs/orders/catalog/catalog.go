@@ -38,9 +38,10 @@ type Client struct {
 var _ cart.Catalog = (*Client)(nil)
 
 // New returns a client of the products subgraph at url (its /graphql
-// endpoint). hc may be nil: a client with a 5 s timeout is used.
-func New(url string, hc *http.Client) *Client {
-	return &Client{gql: graphqlclient.New(url, "the product catalog", hc, false)}
+// endpoint). hc may be nil: a client with a 5 s timeout is used. opts add
+// the service token the calls carry.
+func New(url string, hc *http.Client, opts ...graphqlclient.Option) *Client {
+	return &Client{gql: graphqlclient.New(url, "the product catalog", hc, false, opts...)}
 }
 
 type variant struct {

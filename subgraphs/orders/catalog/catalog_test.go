@@ -5,9 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/graphqlclient"
 	"github.com/shopgraph/shopgraph/internal/money"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 	"github.com/shopgraph/shopgraph/subgraphs/orders/catalog"
@@ -19,7 +23,8 @@ import (
 func TestAgainstProducts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, err := products.New(ctx, products.Config{DB: testenv.Mongo(t, "products"), Log: testenv.Logger()})
+	key, verifier := testenv.SigningKey(t)
+	svc, err := products.New(ctx, products.Config{DB: testenv.Mongo(t, "products"), Verifier: verifier, Log: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +49,9 @@ func TestAgainstProducts(t *testing.T) {
 	}
 	create("Secret", productcatalog.StatusDraft, "SECRET-1")
 
-	c := catalog.New(srv.URL+"/graphql", nil)
+	// The orders service's own token: variantsBySku answers only services.
+	tok := testenv.ServiceToken(t, key, "orders", "products", time.Hour, auth.ScopeVariantsRead)
+	c := catalog.New(srv.URL+"/graphql", nil, graphqlclient.WithServiceToken(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})))
 	got, err := c.Variants(ctx, []string{"MUG-2", "LAMP-OLD", "NOPE", "SECRET-1", "MUG-2"})
 	if err != nil {
 		t.Fatal(err)

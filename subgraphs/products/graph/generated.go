@@ -765,6 +765,13 @@ type Query {
   node(id: ID!): Node @shareable
 }
 
+"""
+A field only other Shopgraph services may ask for: it needs a service token
+(OAuth2 client credentials) that grants ` + "`" + `scope` + "`" + `. The gateway leaves such fields
+out of the public schema.
+"""
+directive @serviceOnly(scope: String!) on FIELD_DEFINITION
+
 "An RFC 3339 date and time, such as 2026-11-21T09:30:00Z."
 scalar DateTime
 
@@ -988,10 +995,10 @@ extend type Query {
 
   """
   Fetches variants by SKU (case-insensitive), in the order asked; null for a
-  SKU that is unknown or, for callers other than admins and services, whose
-  product is not ACTIVE. At most 100 SKUs.
+  SKU that is unknown or, unless the service acts for an admin, whose product
+  is not ACTIVE. At most 100 SKUs. Only for services (scope variants:read).
   """
-  variantsBySku(skus: [String!]!): [Variant]!
+  variantsBySku(skus: [String!]!): [Variant]! @serviceOnly(scope: "variants:read")
 }
 
 "A new variant of a product."

@@ -649,6 +649,13 @@ type Query {
   node(id: ID!): Node @shareable
 }
 
+"""
+A field only other Shopgraph services may ask for: it needs a service token
+(OAuth2 client credentials) that grants ` + "`" + `scope` + "`" + `. The gateway leaves such fields
+out of the public schema.
+"""
+directive @serviceOnly(scope: String!) on FIELD_DEFINITION
+
 "An RFC 3339 date and time, such as 2026-11-21T09:30:00Z."
 scalar DateTime
 

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/httpserver"
+	"github.com/shopgraph/shopgraph/internal/testenv"
+)
+
+// freePorts returns n ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	return ports
+}
+
+func writeFile(t *testing.T, path string, data []byte) string {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// microSystem is shopgraph in microservices mode: one run per target, each
+// on its own port, HTTPS between all of them, service tokens required.
+type microSystem struct {
+	*shop
+	urls    map[string]string // service → https GraphQL endpoint
+	tls     httpserver.TLSFiles
+	secrets map[string]string // OAuth2 client → secret
+}
+
+func startMicro(t *testing.T) *microSystem {
+	t.Helper()
+	st := newStores(t)
+	dir := t.TempDir()
+	ca, caKey, err := httpserver.NewCA("e2e CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := httpserver.IssueCert(ca, caKey, []string{"localhost", "127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httpserver.TLSFiles{
+		CertFile: writeFile(t, filepath.Join(dir, "cert.pem"), certPEM),
+		KeyFile:  writeFile(t, filepath.Join(dir, "key.pem"), keyPEM),
+		CAFile:   writeFile(t, filepath.Join(dir, "ca.pem"), httpserver.CertPEM(ca)),
+	}
+	jwtKey, err := auth.GenerateEd25519PEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwtKeyFile := writeFile(t, filepath.Join(dir, "jwt.pem"), jwtKey)
+
+	targets := []string{"users", "products", "inventory", "payments", "shipping", "orders", "notifications", "gateway"}
+	ports := freePorts(t, len(targets))
+	m := &microSystem{urls: map[string]string{}, tls: files, secrets: map[string]string{}}
+	var clients []map[string]any
+	for _, name := range targets {
+		m.secrets[name] = "secret-" + name + "-" + testenv.ID()
+		c := map[string]any{"client_id": name, "client_secret_sha256": []string{auth.HashSecret(m.secrets[name])}, "audiences": []string{"products", "shipping"}}
+		switch name {
+		case "gateway":
+			c["audiences"] = []string{"users", "products", "inventory", "payments", "shipping", "orders", "notifications"}
+		case "orders", "inventory":
+			c["scopes"] = []string{auth.ScopeVariantsRead}
+		}
+		clients = append(clients, c)
+	}
+	clientsJSON, _ := json.Marshal(map[string]any{"clients": clients})
+	clientsFile := writeFile(t, filepath.Join(dir, "clients.json"), clientsJSON)
+
+	u, err := url.Parse(testenv.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + st.dbName
+	common := []string{
+		"-host=127.0.0.1", "-database-url=" + u.String(), "-redis-url=" + testenv.RedisURL(), "-redis-prefix=" + st.prefix,
+		"-log-level=error", "-register-limit-address=100000", "-shipping-step-interval=0",
+		"-jwt-private-key-file=" + jwtKeyFile, "-startup-timeout=2m",
+		"-tls-cert-file=" + files.CertFile, "-tls-key-file=" + files.KeyFile, "-tls-ca-file=" + files.CAFile,
+		"-require-tls", "-require-service-token", "-hsts-max-age=24h",
+	}
+	for i, name := range targets {
+		common = append(common, fmt.Sprintf("-%s-port=%d", name, ports[i]))
+		if name != "gateway" {
+			m.urls[name] = fmt.Sprintf("https://127.0.0.1:%d/graphql", ports[i])
+			common = append(common, "-"+name+"-url="+m.urls[name])
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	gatewayURL := make(chan string, 1)
+	for _, name := range targets {
+		args := append([]string{}, common...)
+		args = append(args, "-target="+name, "-data-dir="+filepath.Join(st.dataDir, name),
+			"-oauth-client-secret="+m.secrets[name])
+		if name == "users" {
+			args = append(args, "-oauth-clients-file="+clientsFile, "-admin-email="+adminEmail, "-admin-password="+adminPassword)
+		}
+		pr, pw := io.Pipe()
+		wg.Go(func() {
+			err := run(ctx, args, func(string) string { return "" }, pw)
+			_ = pw.CloseWithError(fmt.Errorf("%s stopped: %v", name, err))
+		})
+		go func() {
+			lines := bufio.NewScanner(pr)
+			for lines.Scan() {
+				if rest, ok := strings.CutPrefix(lines.Text(), "GraphQL:"); ok {
+					gatewayURL <- strings.TrimSpace(rest)
+				}
+			}
+			if name == "gateway" {
+				close(gatewayURL)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	tr, err := files.Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := &system{t: t, HTTP: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	select {
+	case sys.URL = <-gatewayURL:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the gateway did not start in 3 minutes")
+	}
+	if sys.URL == "" {
+		t.Fatal("the gateway stopped at start-up")
+	}
+	sys.Base = strings.TrimSuffix(sys.URL, "/graphql")
+	m.shop = &shop{system: sys, admin: sys.client(adminToken(t, sys))}
+	return m
+}
+
+// direct posts query to a service's endpoint with the given headers.
+func (m *microSystem) direct(t *testing.T, hc *http.Client, endpoint string, headers map[string]string, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return gqlResponse{Status: -1, Raw: err.Error()}
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := gqlResponse{Status: res.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
+// TestMicroservicesOverTLSWithServiceTokens runs every target on its own
+// port with HTTPS and service tokens required: a checkout works through the
+// gateway, and direct calls to a service without the right service token, or
+// without TLS, are refused and change nothing.
+func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
+	t.Parallel()
+	m := startMicro(t)
+	skus := m.stock(t, "Lamp", 5, 2500)
+	c := m.customer(t)
+	id := checkout(t, c, "tok_visa", map[string]int{skus[0]: 2})
+	order := waitStatus(t, c, id, "CONFIRMED")
+	if num(order, "total", "amount") < 5000 || str(order, "payment", "status") == "" {
+		t.Fatalf("order %v", order)
+	}
+	if onHand, reserved, _ := m.level(t, skus[0]); onHand != 3 || reserved != 0 {
+		t.Fatalf("stock after checkout: onHand %d reserved %d", onHand, reserved)
+	}
+
+	hc := m.HTTP
+	tokens := func(client, aud string, scopes ...string) string {
+		creds := &auth.ServiceCredentials{TokenURL: strings.TrimSuffix(m.urls["users"], "/graphql") + "/oauth/token",
+			ClientID: client, Secret: m.secrets[client], HTTP: hc}
+		tok, err := creds.TokenSource(aud, scopes...).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	const adjust = `mutation($s: String!) { adjustStock(sku: $s, delta: 100, reason: "direct") { onHand } }`
+	vars := map[string]any{"s": skus[0]}
+	inventory := m.urls["inventory"]
+	for _, tt := range []struct {
+		name    string
+		hc      *http.Client
+		url     string
+		headers map[string]string
+		status  int
+		code    string
+	}{
+		{"no token", hc, inventory, nil, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"a customer's token", hc, inventory, bearer(c.token), http.StatusForbidden, "FORBIDDEN"},
+		{"an admin's token, not through the gateway", hc, inventory, bearer(m.admin.token), http.StatusForbidden, "FORBIDDEN"},
+		{"a token minted for another service", hc, inventory, map[string]string{"Authorization": "Bearer " + tokens("gateway", "shipping"),
+			auth.ForwardedAuthorization: "Bearer " + m.admin.token}, http.StatusForbidden, "FORBIDDEN"},
+		{"plain http to the TLS listener", http.DefaultClient, strings.Replace(inventory, "https://", "http://", 1),
+			map[string]string{"Authorization": "Bearer " + tokens("gateway", "inventory"), auth.ForwardedAuthorization: "Bearer " + m.admin.token}, http.StatusBadRequest, ""},
+	} {
+		r := m.direct(t, tt.hc, tt.url, tt.headers, adjust, vars)
+		if r.Status != tt.status || r.Code() != tt.code {
+			t.Errorf("%s: status %d code %q (%s), want %d %q", tt.name, r.Status, r.Code(), r.Raw, tt.status, tt.code)
+		}
+	}
+	if onHand, _, _ := m.level(t, skus[0]); onHand != 3 {
+		t.Fatalf("a refused call changed the stock: onHand %d", onHand)
+	}
+
+	// variantsBySku: for services with scope variants:read only, and not in
+	// the public schema.
+	const bySKU = `query($s: [String!]!) { variantsBySku(skus: $s) { sku } }`
+	sv := map[string]any{"s": []string{skus[0]}}
+	if r := m.admin.do(bySKU, sv); r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("variantsBySku through the gateway: %s", r.Raw)
+	}
+	if r := m.direct(t, hc, m.urls["products"], bearer(tokens("shipping", "products")), bySKU, sv); r.Code() != "FORBIDDEN" {
+		t.Errorf("variantsBySku with a service token without the scope: %s", r.Raw)
+	}
+	if r := m.direct(t, hc, m.urls["products"], bearer(tokens("orders", "products", auth.ScopeVariantsRead)), bySKU, sv); str(r.Data, "variantsBySku", 0, "sku") != skus[0] {
+		t.Errorf("variantsBySku with the orders service's token: %s", r.Raw)
+	}
+
+	// A client that does not trust the services' CA is refused; the gateway
+	// sends HSTS over HTTPS.
+	if _, err := http.Get(m.Base + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted certificate accepted: %v", err)
+	}
+	res, err := hc.Get(m.Base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 2 || !strings.HasPrefix(res.Header.Get("Strict-Transport-Security"), "max-age=86400") {
+		t.Errorf("gateway: %s, HSTS %q", res.Proto, res.Header.Get("Strict-Transport-Security"))
+	}
+}
