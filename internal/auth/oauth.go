@@ -45,6 +45,11 @@ const (
 	// ScopeVariantsRead lets a service read the catalog's variants by SKU
 	// (the products service's variantsBySku).
 	ScopeVariantsRead = "variants:read"
+	// ScopeUsersRead lets a service read any user and address (the users
+	// service's node and _entities), with no user's token forwarded. No
+	// service of Shopgraph needs it today; grant it to a client of your own
+	// (e.g. a CRM export) in its clients file entry.
+	ScopeUsersRead = "users:read"
 )
 
 // Client assertion type of private_key_jwt (RFC 7523 §2.2).

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shopgraph/shopgraph/internal/auth"
 	"github.com/shopgraph/shopgraph/internal/gid"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 )
@@ -22,7 +24,9 @@ func testVisibility(t *testing.T, e *env, c *client) {
 	var adaAddr, bobAddr addressJSON
 	c.ok(t, ada.AccessToken, addAddress, map[string]any{"in": addressIn("Boston")}, "addAddress", &adaAddr)
 	c.ok(t, bob.AccessToken, addAddress, map[string]any{"in": addressIn("Austin")}, "addAddress", &bobAddr)
-	service := testenv.Token(t, e.key, "orders", "SERVICE")
+	// A service sees users only with the users:read scope.
+	service := testenv.ServiceToken(t, e.key, "crm", "users", time.Hour, auth.ScopeUsersRead)
+	unscoped := testenv.ServiceToken(t, e.key, "orders", "users", time.Hour)
 	admin := testenv.Token(t, e.key, "00000000-0000-0000-0000-00000000a000", "ADMIN")
 
 	node := func(t *testing.T, token, id string) json.RawMessage {
@@ -48,6 +52,8 @@ func testVisibility(t *testing.T, e *env, c *client) {
 		{"admin reads an address", admin, bobAddr.ID, true},
 		{"service reads a user", service, bob.User.ID, true},
 		{"service reads an address", service, adaAddr.ID, true},
+		{"service without users:read reads a user", unscoped, bob.User.ID, false},
+		{"service without users:read reads an address", unscoped, adaAddr.ID, false},
 		{"unknown user", admin, gid.Encode("User", "00000000-0000-0000-0000-000000000000"), false},
 		{"user key not a UUID", admin, gid.Encode("User", "42"), false},
 		{"another service's type", admin, gid.Encode("Product", "42"), false},
@@ -123,11 +129,7 @@ func testVisibility(t *testing.T, e *env, c *client) {
 		}
 	})
 
-	t.Run("a service token has no me", func(t *testing.T) {
-		var me *userJSON
-		c.ok(t, service, `{ me { id } }`, nil, "me", &me)
-		if me != nil {
-			t.Fatalf("me = %+v; want null", me)
-		}
+	t.Run("a service token alone is no one's me", func(t *testing.T) {
+		c.fails(t, service, `{ me { id } }`, nil, "UNAUTHENTICATED", "")
 	})
 }

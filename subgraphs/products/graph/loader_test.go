@@ -104,13 +104,20 @@ func TestLookupsAreBatched(t *testing.T) {
 	}
 
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Catalog: svc}})
-	srv := httptest.NewServer(subgraph.Handler(es, subgraph.Options{Name: "products", Log: testenv.Logger(), // A generous wait, so that a busy test machine does not split batches.
+	key, verifier := testenv.SigningKey(t)
+	// variantsBySku is for services: the orders service's token.
+	service := testenv.ServiceToken(t, key, "orders", "products", time.Hour, auth.ScopeVariantsRead)
+	srv := httptest.NewServer(subgraph.Handler(es, subgraph.Options{Name: "products", Log: testenv.Logger(), Verifier: verifier,
+		// A generous wait, so that a busy test machine does not split batches.
 		Middleware: graph.Middleware(svc, 50*time.Millisecond)}))
 	t.Cleanup(srv.Close)
 	post := func(t *testing.T, query string, vars map[string]any) string {
 		t.Helper()
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-		res, err := http.Post(srv.URL+"/graphql", "application/json", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+service)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

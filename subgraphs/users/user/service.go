@@ -352,12 +352,14 @@ func (s *Service) UpdateProfile(ctx context.Context, p ProfileUpdate) (User, err
 }
 
 // UsersByIDs returns, by ID, those of the users with ids that exist and that
-// the caller may see: themselves, or anyone for admins and services.
+// the caller may see: themselves, or anyone for admins and for services
+// granted auth.ScopeUsersRead.
 func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]User, error) {
 	caller, ok := auth.FromContext(ctx)
+	service := serviceReadsUsers(ctx)
 	var visible []string
 	for _, id := range ids {
-		if ValidID(id) && canSee(caller, ok, id) {
+		if ValidID(id) && (service || canSee(caller, ok, id)) {
 			visible = append(visible, id)
 		}
 	}
@@ -368,10 +370,12 @@ func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]User
 }
 
 // AddressesByIDs returns, by ID, those of the addresses with ids that exist
-// and that the caller may see: their own, or any for admins and services.
+// and that the caller may see: their own, or any for admins and for services
+// granted auth.ScopeUsersRead.
 func (s *Service) AddressesByIDs(ctx context.Context, ids []string) (map[string]Address, error) {
 	caller, ok := auth.FromContext(ctx)
-	if !ok || caller.UserID == "" {
+	service := serviceReadsUsers(ctx)
+	if !service && (!ok || caller.UserID == "") {
 		return map[string]Address{}, nil
 	}
 	var valid []string
@@ -388,7 +392,7 @@ func (s *Service) AddressesByIDs(ctx context.Context, ids []string) (map[string]
 		return nil, err
 	}
 	for id, a := range as {
-		if !canSee(caller, ok, a.UserID) {
+		if !service && !canSee(caller, ok, a.UserID) {
 			delete(as, id)
 		}
 	}

@@ -260,7 +260,18 @@ func (p ProfileUpdate) apply(u *User) error {
 }
 
 // canSee reports whether the caller id may see the user with userID's data:
-// the user, an admin and other services may.
+// the user and an admin may.
 func canSee(id auth.Identity, ok bool, userID string) bool {
 	return ok && id.UserID != "" && (id.UserID == userID || id.IsAdmin())
+}
+
+// serviceReadsUsers reports whether ctx carries a service token (with no
+// user's token forwarded) that grants auth.ScopeUsersRead: such a service
+// may see every user and address.
+func serviceReadsUsers(ctx context.Context) bool {
+	if _, user := auth.FromContext(ctx); user {
+		return false
+	}
+	c, ok := auth.CallerFrom(ctx)
+	return ok && c.HasScope(auth.ScopeUsersRead)
 }
