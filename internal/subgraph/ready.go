@@ -37,14 +37,10 @@ func WithReadiness(h http.Handler, log *slog.Logger, checks ...Check) http.Handl
 	if log == nil {
 		log = slog.Default()
 	}
-	ready := readyHandler(log, checks)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			ready(w, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", readyHandler(log, checks)) // GET patterns also match HEAD
+	mux.Handle("/", h)
+	return mux
 }
 
 type checkState struct {

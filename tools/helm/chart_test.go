@@ -92,17 +92,21 @@ func shopgraph(t *testing.T) binary {
 // source of its HTTP handler: the gateway's, or the one every service uses.
 func routes(t *testing.T, target string) []string {
 	t.Helper()
-	file := "internal/subgraph/subgraph.go"
+	// A service is served by internal/subgraph (health, and readiness in
+	// front of it); the gateway by gateway/gateway.go.
+	files := []string{"internal/subgraph/subgraph.go", "internal/subgraph/ready.go"}
 	if target == "gateway" {
-		file = "gateway/gateway.go"
-	}
-	src, err := os.ReadFile(filepath.Join(repoRoot, file))
-	if err != nil {
-		t.Fatal(err)
+		files = []string{"gateway/gateway.go"}
 	}
 	var out []string
-	for _, m := range regexp.MustCompile(`"GET (/[a-z/]+)"`).FindAllStringSubmatch(string(src), -1) {
-		out = append(out, m[1])
+	for _, file := range files {
+		src, err := os.ReadFile(filepath.Join(repoRoot, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"GET (/[a-z/]+)"`).FindAllStringSubmatch(string(src), -1) {
+			out = append(out, m[1])
+		}
 	}
 	return out
 }
@@ -349,8 +353,8 @@ func checkDeployment(t *testing.T, bin binary, target string, d *appsv1.Deployme
 			t.Errorf("%s: %s probe on port %v", target, kind, p.HTTPGet.Port)
 		}
 	}
-	if target == "gateway" && c.ReadinessProbe.HTTPGet.Path != "/readyz" {
-		t.Errorf("gateway readiness on %s, want /readyz (it checks the services)", c.ReadinessProbe.HTTPGet.Path)
+	if c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil && c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Errorf("%s: readiness on %s, want /readyz (it checks the target's stores or services)", target, c.ReadinessProbe.HTTPGet.Path)
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
 		t.Errorf("%s: no resource requests", target)
