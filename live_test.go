@@ -41,7 +41,13 @@ func subscribeWS(t *testing.T, s *system, protocol, token, query string, vars ma
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	wsURL := "ws" + strings.TrimPrefix(s.URL, "http")
-	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{protocol}})
+	opts := &websocket.DialOptions{Subprotocols: []string{protocol}}
+	if s.HTTP != nil {
+		// The system's transport (its CA), without the client's timeout,
+		// which a websocket does not take.
+		opts.HTTPClient = &http.Client{Transport: s.HTTP.Transport}
+	}
+	conn, _, err := websocket.Dial(ctx, wsURL, opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", protocol, err)
 	}
@@ -119,7 +125,11 @@ func subscribeSSE(t *testing.T, s *system, token, query string, vars map[string]
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	hc := http.DefaultClient
+	if s.HTTP != nil {
+		hc = &http.Client{Transport: s.HTTP.Transport}
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

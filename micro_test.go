@@ -199,9 +199,6 @@ func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
 	if num(order, "total", "amount") < 5000 || str(order, "payment", "status") == "" {
 		t.Fatalf("order %v", order)
 	}
-	if onHand, reserved, _ := m.level(t, skus[0]); onHand != 3 || reserved != 0 {
-		t.Fatalf("stock after checkout: onHand %d reserved %d", onHand, reserved)
-	}
 
 	hc := m.HTTP
 	tokens := func(client, aud string, scopes ...string) string {
@@ -269,4 +266,44 @@ func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
 	if res.ProtoMajor != 2 || !strings.HasPrefix(res.Header.Get("Strict-Transport-Security"), "max-age=86400") {
 		t.Errorf("gateway: %s, HSTS %q", res.Proto, res.Header.Get("Strict-Transport-Security"))
 	}
+
+	// A tracking screen's subscription, over wss through the gateway, which
+	// holds the upstream websocket to orders with its service token: the
+	// current status, then the cancellation, then complete.
+	feed := subscribeWS(t, m.system, "graphql-transport-ws", c.token, watchOrder, map[string]any{"id": id})
+	sse := subscribeSSE(t, m.system, c.token, watchOrder, map[string]any{"id": id})
+	for name, f := range map[string]*statusFeed{"websocket": feed, "SSE": sse} {
+		select {
+		case u := <-f.updates:
+			if u["status"] != "CONFIRMED" {
+				t.Fatalf("%s: first update %v, want the current status CONFIRMED", name, u)
+			}
+		case code := <-f.errs:
+			t.Fatalf("%s: subscription refused: %s", name, code)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no update in 30 s", name)
+		}
+	}
+	c.must(`mutation($id: ID!) { cancelOrder(id: $id, reason: "changed my mind") { status } }`, map[string]any{"id": id})
+	for name, f := range map[string]*statusFeed{"websocket": feed, "SSE": sse} {
+		select {
+		case u := <-f.updates:
+			if u["status"] != "CANCELLED" {
+				t.Fatalf("%s: update %v, want CANCELLED", name, u)
+			}
+		case code := <-f.errs:
+			t.Fatalf("%s: %s", name, code)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no CANCELLED in 30 s", name)
+		}
+		select {
+		case <-f.completed:
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s: no complete after the final status", name)
+		}
+	}
+	if onHand, reserved, _ := m.level(t, skus[0]); onHand != 3 || reserved != 0 {
+		t.Fatalf("stock after checkout: onHand %d reserved %d", onHand, reserved)
+	}
+
 }
