@@ -483,6 +483,37 @@ func TestSagaTimeoutBeforeThePivot(t *testing.T) {
 	}
 }
 
+// TestSagaWaitsForItsCommandToLeave: while the orders service's relay is
+// down, an order's ReserveStock stays in the outbox; its step's deadline
+// passes but the order is not cancelled, and it goes through once the relay
+// is back.
+func TestSagaWaitsForItsCommandToLeave(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, newCatalog(variant("QUEUED", usd(900))), func(c *orders.Config) {
+		c.StepTimeout = time.Second
+		c.SweepInterval = 100 * time.Millisecond
+	})
+	w.stock("QUEUED", 3)
+	// The participants run; orders (its relay, consumers, sweeper) does not.
+	w.start("inventory", "payments")
+	placed := w.buy("queued", "key-queued-01", sandbox.TokenVisa, map[string]int{"QUEUED": 1})
+	time.Sleep(1200 * time.Millisecond) // past the step's deadline
+	if n, err := w.env.svc.Orders.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d due orders, %v; want 1", n, err)
+	}
+	if o := w.load(placed.ID); o.Status != order.StatusPending {
+		t.Fatalf("after its deadline with the command unsent: %s (%s); want PENDING, waiting again", o.Status, o.StatusReason)
+	}
+	if n, err := w.env.svc.Orders.Sweep(context.Background()); err != nil || n != 0 {
+		t.Fatalf("sweep again: %d due orders, %v; want none (a new deadline)", n, err)
+	}
+	w.start("orders")
+	w.waitStatus(placed.ID, order.StatusConfirmed)
+	if got := w.level("QUEUED"); got.OnHand != 2 || got.Reserved != 0 {
+		t.Errorf("QUEUED %+v, want 2 on hand, 0 reserved", got)
+	}
+}
+
 func TestSagaRestart(t *testing.T) {
 	t.Parallel()
 	catalog := newCatalog(variant("R1", usd(1000)), variant("R2", usd(2000)), variant("R3", usd(3000)))

@@ -136,6 +136,12 @@ const (
 	StepCompensate Step = "COMPENSATE"
 )
 
+// afterPivot reports whether a timed-out s is sent again rather than
+// compensated.
+func (s Step) afterPivot() bool {
+	return s != StepNone && s != StepReserveStock && s != StepAuthorizePayment
+}
+
 // Saga is the persisted state of an order's saga, kept with the order.
 type Saga struct {
 	Step Step
@@ -145,6 +151,10 @@ type Saga struct {
 	Attempts int
 	// PaymentToken is kept until AuthorizePayment is sent, then forgotten.
 	PaymentToken string
+	// Unsent reports that a command of the order is still in the outbox
+	// (the relay or Redis is down): the step could not run yet. Only the
+	// store's UpdateDue fills it.
+	Unsent bool
 }
 
 // Order is an order: its placement, folded with every event since.

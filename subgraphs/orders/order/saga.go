@@ -195,6 +195,14 @@ func (sg saga) onDeadline(o *Order, now time.Time) Change {
 	if o.Saga.Step == StepNone || now.Before(o.Saga.Deadline) {
 		return Change{}
 	}
+	if o.Saga.Unsent && (o.Saga.Step.afterPivot() || now.Before(o.CreatedAt.Add(sg.reservationTTL))) {
+		// The step's command has not left the outbox: no participant could
+		// act on it yet, so its time counts from when it can. Before the
+		// pivot, only while the reservation it asks for would still hold.
+		s := o.Saga
+		s.Unsent, s.Deadline = false, now.Add(sg.stepTimeout)
+		return Change{At: now, Saga: &s}
+	}
 	p := o.Progress
 	var resend []Message
 	switch o.Saga.Step {

@@ -224,6 +224,47 @@ func TestSagaDeadlines(t *testing.T) {
 	}
 }
 
+// TestSagaDeadlineWhileUnsent: a step whose command is still in the outbox
+// (the relay or Redis down) has not started; its time counts from when it
+// can run, but a reservation is not waited for past its lifetime.
+func TestSagaDeadlineWhileUnsent(t *testing.T) {
+	t.Parallel()
+	happy := []reply{stockReply(contract.TypeStockReserved), payReply(contract.TypePaymentAuthorized)}
+	cases := []struct {
+		name    string
+		replies []reply
+		after   time.Duration // since the order was placed
+		status  Status
+		sent    []string
+		waits   bool // the same step, a new deadline, nothing sent
+	}{
+		{name: "reservation unsent: waits", after: 2 * time.Minute, status: StatusPending, waits: true},
+		{name: "reservation unsent past its lifetime: cancelled", after: 15 * time.Minute, status: StatusCancelled, sent: []string{contract.TypeReleaseStock}},
+		{name: "payment unsent: waits", replies: happy[:1], after: 5 * time.Minute, status: StatusAwaitingPayment, waits: true},
+		{name: "commit unsent: waits, not sent twice", replies: happy, after: time.Hour, status: StatusAwaitingPayment, waits: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, _ := run(t, tc.replies...)
+			before := o.Saga
+			o.Saga.Unsent = true
+			now := t0.Add(tc.after)
+			ch := testSaga.onDeadline(o, now)
+			next := step(o, ch)
+			if next.Status != tc.status || !slices.Equal(types(ch), tc.sent) {
+				t.Fatalf("status %s, sent %v; want %s, %v", next.Status, types(ch), tc.status, tc.sent)
+			}
+			if tc.waits {
+				want := Saga{Step: before.Step, Deadline: now.Add(testSaga.stepTimeout), Attempts: before.Attempts, PaymentToken: before.PaymentToken}
+				if next.Saga != want {
+					t.Errorf("saga %+v, want %+v", next.Saga, want)
+				}
+			}
+		})
+	}
+}
+
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	happy := []reply{

@@ -494,6 +494,8 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			ch := s.finish(o, s.saga.onDeadline(o, now), now)
 			switch {
 			case o.Saga.Step == StepNone:
+			case ch.Saga != nil && ch.Saga.Step == o.Saga.Step && len(ch.Messages) == 0:
+				s.log.WarnContext(ctx, "saga step waits for its command to leave the outbox", "order", o.ID, "number", o.DisplayNumber(), "step", o.Saga.Step, "next_deadline", ch.Saga.Deadline)
 			case ch.Saga != nil && ch.Saga.Step == o.Saga.Step:
 				log := s.log.WarnContext
 				if ch.Saga.Attempts >= 5 {

@@ -16,6 +16,13 @@ type eventRow struct {
 	OccurredAt time.Time
 }
 
+type inboxRow struct {
+	Stream        string
+	ConsumerGroup string
+	MessageID     string
+	HandledAt     time.Time
+}
+
 type lineRow struct {
 	OrderID     string
 	Position    int32
@@ -50,4 +57,16 @@ type orderRow struct {
 	SagaDeadline       *time.Time
 	SagaAttempts       int32
 	PaymentToken       string
+}
+
+type outboxRow struct {
+	Seq        int64
+	Stream     string
+	ID         string
+	Type       string
+	Key        string
+	Payload    []byte
+	Metadata   []byte
+	OccurredAt time.Time
+	CreatedAt  time.Time
 }

@@ -495,13 +495,20 @@ func (q *Queries) ListOrdersByStatus(ctx context.Context, arg ListOrdersByStatus
 }
 
 const lockDueOrder = `-- name: LockDueOrder :one
-SELECT id, saga_step, saga_deadline, saga_attempts, payment_token
+SELECT id, saga_step, saga_deadline, saga_attempts, payment_token,
+       EXISTS (SELECT 1 FROM events_outbox ob
+               WHERE ob.key = orders.id::text AND ob.stream = ANY($1::text[]))::boolean AS unsent
 FROM orders
-WHERE saga_deadline <= $1
+WHERE saga_deadline <= $2
 ORDER BY saga_deadline
 LIMIT 1
 FOR UPDATE SKIP LOCKED
 `
+
+type LockDueOrderParams struct {
+	CommandStreams []string
+	Now            *time.Time
+}
 
 type LockDueOrderRow struct {
 	ID           string
@@ -509,10 +516,13 @@ type LockDueOrderRow struct {
 	SagaDeadline *time.Time
 	SagaAttempts int32
 	PaymentToken string
+	Unsent       bool
 }
 
-func (q *Queries) LockDueOrder(ctx context.Context, now *time.Time) (LockDueOrderRow, error) {
-	row := q.db.QueryRow(ctx, lockDueOrder, now)
+// unsent: a command of the order's is still in the outbox (the relay or
+// Redis is down), so its step could not run yet.
+func (q *Queries) LockDueOrder(ctx context.Context, arg LockDueOrderParams) (LockDueOrderRow, error) {
+	row := q.db.QueryRow(ctx, lockDueOrder, arg.CommandStreams, arg.Now)
 	var i LockDueOrderRow
 	err := row.Scan(
 		&i.ID,
@@ -520,6 +530,7 @@ func (q *Queries) LockDueOrder(ctx context.Context, now *time.Time) (LockDueOrde
 		&i.SagaDeadline,
 		&i.SagaAttempts,
 		&i.PaymentToken,
+		&i.Unsent,
 	)
 	return i, err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/contract"
 	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/internal/money"
 	"github.com/shopgraph/shopgraph/internal/postgres"
@@ -226,7 +227,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*order.Order) (or
 func (s *Store) UpdateDue(ctx context.Context, now time.Time, fn func(*order.Order) (order.Change, error)) (bool, error) {
 	found := false
 	err := s.inTx(ctx, func(q *Queries, tx pgx.Tx) error {
-		row, err := q.LockDueOrder(ctx, &now)
+		row, err := q.LockDueOrder(ctx, LockDueOrderParams{Now: &now, CommandStreams: commandStreams})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -239,6 +240,7 @@ func (s *Store) UpdateDue(ctx context.Context, now time.Time, fn func(*order.Ord
 			return err
 		}
 		o.Saga = sagaOf(row.SagaStep, row.SagaDeadline, row.SagaAttempts, row.PaymentToken)
+		o.Saga.Unsent = row.Unsent
 		ch, err := fn(o)
 		if err != nil {
 			return err
@@ -481,6 +483,9 @@ func fromRow(r orderRow) (*order.Order, error) {
 		Version: int(r.Version), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}, nil
 }
+
+// commandStreams are the streams of the saga's commands, in the outbox.
+var commandStreams = []string{contract.InventoryCommands, contract.PaymentCommands, contract.ShippingCommands}
 
 func sagaOf(step string, dl *time.Time, attempts int32, token string) order.Saga {
 	s := order.Saga{Step: order.Step(step), Attempts: int(attempts), PaymentToken: token}

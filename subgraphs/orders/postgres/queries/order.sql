@@ -46,7 +46,11 @@ FROM orders WHERE id = $1
 FOR UPDATE;
 
 -- name: LockDueOrder :one
-SELECT id, saga_step, saga_deadline, saga_attempts, payment_token
+-- unsent: a command of the order's is still in the outbox (the relay or
+-- Redis is down), so its step could not run yet.
+SELECT id, saga_step, saga_deadline, saga_attempts, payment_token,
+       EXISTS (SELECT 1 FROM events_outbox ob
+               WHERE ob.key = orders.id::text AND ob.stream = ANY(@command_streams::text[]))::boolean AS unsent
 FROM orders
 WHERE saga_deadline <= @now
 ORDER BY saga_deadline
