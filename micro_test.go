@@ -199,6 +199,9 @@ func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
 	if num(order, "total", "amount") < 5000 || str(order, "payment", "status") == "" {
 		t.Fatalf("order %v", order)
 	}
+	if onHand, reserved, _ := m.level(t, skus[0]); onHand != 3 || reserved != 0 {
+		t.Fatalf("stock after checkout: onHand %d reserved %d", onHand, reserved)
+	}
 
 	hc := m.HTTP
 	tokens := func(client, aud string, scopes ...string) string {
@@ -234,6 +237,11 @@ func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
 		if r.Status != tt.status || r.Code() != tt.code {
 			t.Errorf("%s: status %d code %q (%s), want %d %q", tt.name, r.Status, r.Code(), r.Raw, tt.status, tt.code)
 		}
+	}
+	// A service token is its service's own credential, not a user's: the
+	// public gateway refuses it.
+	if r := m.direct(t, hc, m.URL, bearer(tokens("orders", "products", auth.ScopeVariantsRead)), `{ me { id } }`, nil); r.Status != http.StatusUnauthorized || r.Code() != "UNAUTHENTICATED" {
+		t.Errorf("a service token at the gateway: status %d %s", r.Status, r.Raw)
 	}
 	if onHand, _, _ := m.level(t, skus[0]); onHand != 3 {
 		t.Fatalf("a refused call changed the stock: onHand %d", onHand)
@@ -302,8 +310,4 @@ func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
 			t.Errorf("%s: no complete after the final status", name)
 		}
 	}
-	if onHand, reserved, _ := m.level(t, skus[0]); onHand != 3 || reserved != 0 {
-		t.Fatalf("stock after checkout: onHand %d reserved %d", onHand, reserved)
-	}
-
 }

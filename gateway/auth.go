@@ -27,7 +27,7 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 			unauthenticated(w, "the Authorization header must carry a Bearer token")
 			return
 		}
-		id, err := g.cfg.Verifier.Verify(r.Context(), token)
+		id, err := g.cfg.Verifier.VerifyUser(r.Context(), token)
 		if err != nil {
 			if apperr.Code(err) == apperr.Unauthenticated {
 				unauthenticated(w, apperr.Message(err))

@@ -237,7 +237,7 @@ func (sess *wsSession) init(payload json.RawMessage) {
 		return
 	}
 	if token != "" {
-		id, err := sess.s.g.cfg.Verifier.Verify(sess.ctx, token)
+		id, err := sess.s.g.cfg.Verifier.VerifyUser(sess.ctx, token)
 		if err != nil {
 			if apperr.Code(err) == apperr.Unauthenticated {
 				sess.refuse(closeForbidden, codeUnauthenticated, "Forbidden: "+apperr.Message(err))

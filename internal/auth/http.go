@@ -30,7 +30,7 @@ func Middleware(v *Verifier, log *slog.Logger) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			id, err := v.Verify(r.Context(), token)
+			id, err := v.VerifyUser(r.Context(), token)
 			if err != nil {
 				if apperr.Code(err) == apperr.Internal {
 					log.ErrorContext(r.Context(), "verify token", "err", err)

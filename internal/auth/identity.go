@@ -48,7 +48,7 @@ func (id Identity) HasScope(scope string) bool { return slices.Contains(id.Scope
 func (id Identity) For(aud string) bool { return slices.Contains(id.Audience, aud) }
 
 // IsAdmin reports whether the caller may administer the shop.
-func (id Identity) IsAdmin() bool { return id.Role == RoleAdmin || id.Role == RoleService }
+func (id Identity) IsAdmin() bool { return id.Role == RoleAdmin }
 
 type ctxKey struct{}
 

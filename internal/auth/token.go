@@ -173,6 +173,22 @@ func NewVerifier(src KeySource, now func() time.Time) *Verifier {
 	return &Verifier{keys: src, now: now}
 }
 
+// VerifyUser is Verify for a token that must be a user's (a customer's or an
+// admin's): where a client or a user's forwarded token is expected. A
+// service token is refused: it is only its service's own credential
+// (ServiceMiddleware), never someone's identity.
+// Returns UNAUTHENTICATED as Verify does, and for a service token.
+func (v *Verifier) VerifyUser(ctx context.Context, token string) (Identity, error) {
+	id, err := v.Verify(ctx, token)
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.Role == RoleService {
+		return Identity{}, apperr.Errorf(apperr.Unauthenticated, "a service token is not a user's token")
+	}
+	return id, nil
+}
+
 // Verify checks token's signature, issuer and lifetime and returns the
 // identity it carries.
 // Returns UNAUTHENTICATED if the token is expired, forged, unsigned

@@ -91,6 +91,28 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyUser: where a user's token is expected, a service token is
+// refused, and it is never an admin.
+func TestVerifyUser(t *testing.T) {
+	t.Parallel()
+	signer, verifier, _ := newKey(t)
+	service, _, err := signer.IssueService("orders", "products", []string{auth.ScopeVariantsRead}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, _, _ := signer.Issue(auth.Identity{UserID: "a1", Role: auth.RoleAdmin})
+	id, err := verifier.Verify(context.Background(), service)
+	if err != nil || id.Role != auth.RoleService || id.IsAdmin() {
+		t.Fatalf("Verify(service token) = %+v, %v; want role SERVICE, not an admin", id, err)
+	}
+	if _, err := verifier.VerifyUser(context.Background(), service); apperr.Code(err) != apperr.Unauthenticated {
+		t.Fatalf("VerifyUser(service token) = %v, want UNAUTHENTICATED", err)
+	}
+	if id, err := verifier.VerifyUser(context.Background(), admin); err != nil || !id.IsAdmin() {
+		t.Fatalf("VerifyUser(admin token) = %+v, %v", id, err)
+	}
+}
+
 func TestRemoteKeysFromJWKS(t *testing.T) {
 	t.Parallel()
 	pemKey, _ := auth.GenerateEd25519PEM()

@@ -130,7 +130,7 @@ func wsInit(v *auth.Verifier) transport.WebsocketInitFunc {
 		if v == nil {
 			return ctx, nil, errors.New("tokens are not accepted here")
 		}
-		id, err := v.Verify(ctx, token)
+		id, err := v.VerifyUser(ctx, token)
 		if err != nil {
 			return ctx, nil, fmt.Errorf("%s", apperr.Message(err))
 		}
@@ -198,7 +198,7 @@ func (a operationAuth) InterceptOperation(ctx context.Context, next graphql.Oper
 	if a.v == nil {
 		return refuse(apperr.Unauthenticated, "tokens are not accepted here")
 	}
-	id, err := a.v.Verify(ctx, token)
+	id, err := a.v.VerifyUser(ctx, token)
 	if err != nil {
 		if apperr.Code(err) == apperr.Internal {
 			a.log.ErrorContext(ctx, "verify operation token", "err", err)
