@@ -23,8 +23,10 @@ type loaders struct {
 	refund *dataloadgen.Loader[string, *payment.Refund]
 }
 
-// wait is how long a loader collects keys before it fetches.
-const wait = time.Millisecond
+// wait is how long a loader collects keys before it fetches. A variable
+// so that tests on a busy machine can wait longer: they check batching, not
+// how fast the scheduler starts a list's resolvers.
+var wait = time.Millisecond
 
 func newLoaders(s *payment.Service) *loaders {
 	return &loaders{

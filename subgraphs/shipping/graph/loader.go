@@ -18,8 +18,10 @@ type loaders struct {
 	byOrder  *dataloadgen.Loader[string, []shipment.Shipment]
 }
 
-// wait is how long a loader collects keys before it fetches.
-const wait = time.Millisecond
+// wait is how long a loader collects keys before it fetches. A variable
+// so that tests on a busy machine can wait longer: they check batching, not
+// how fast the scheduler starts a list's resolvers.
+var wait = time.Millisecond
 
 func newLoaders(s *shipment.Service) *loaders {
 	return &loaders{
