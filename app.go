@@ -240,7 +240,7 @@ func dialHost(host string) string {
 
 // pool opens service s's PostgreSQL schema with its migrations applied.
 func (a *app) pool(ctx context.Context, s string, migrations fs.FS) (*pgxpool.Pool, error) {
-	p, err := postgres.Open(ctx, a.cfg.DatabaseURLFor(s), s, migrations, a.log)
+	p, err := postgres.Open(ctx, a.cfg.DatabaseURLFor(s), s, migrations, a.log, a.tracePgx(s)...)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,10 @@ func (a *app) redisClient(ctx context.Context) (*redis.Client, error) {
 		}
 		a.redis = c
 		a.closers = append(a.closers, func() { _ = c.Close() })
-		a.tel.Registry().MustRegister(events.StreamCollector(c, a.cfg.RedisPrefix))
+		if err := a.traceRedis(c); err != nil {
+			return nil, err
+		}
+		a.tel.Registry().MustRegister(events.StreamCollector(c, a.cfg.RedisPrefix), observability.RedisPoolCollector(a.processName(), c))
 	}
 	return a.redis, nil
 }
@@ -279,7 +282,7 @@ func (a *app) mongoDB(ctx context.Context, s string) (*mongo.Database, error) {
 			a.embedded = e
 			uri = e.URI
 		}
-		c, err := mongodb.Connect(ctx, uri)
+		c, err := mongodb.Connect(ctx, uri, a.tel.MongoMonitor(a.processName()))
 		if err != nil {
 			return nil, err
 		}

@@ -35,11 +35,17 @@ func main() {
 // serves until ctx is cancelled; then it shuts down cleanly: listeners close,
 // in-flight requests finish (up to -shutdown-timeout), connections close.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	return runWith(ctx, args, getenv, stdout, observability.Options{})
+}
+
+// runWith is run with telemetry options beyond the environment: the tests'
+// in-memory span exporter.
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, o observability.Options) error {
 	cfg, err := config.Load(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	tel, err := observability.New(ctx, getenv, observability.Options{})
+	tel, err := observability.New(ctx, getenv, o)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}

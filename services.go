@@ -266,10 +266,12 @@ func buildOrders(ctx context.Context, a *app) (component, error) {
 		DB: d.pool, Redis: d.redis, Prefix: a.cfg.RedisPrefix, Verifier: d.v,
 		ProductsURL: a.urls["products"], ShippingURL: a.urls["shipping"], Credentials: creds, HTTPClient: hc,
 		ReservationTTL: a.cfg.ReservationTTL, StepTimeout: a.cfg.SagaStepTimeout,
-		Log: a.log.With("service", "orders"),
+		StatusDelivered: a.statusDelivered,
+		Log:             a.log.With("service", "orders"),
 	})
 	if err != nil {
 		return component{}, err
 	}
+	a.tel.ObserveSubscriptions("orders", func() int { return svc.Status.Stats().Subscribers })
 	return component{handler: svc.Handler, run: svc.Run, ready: d.checks()}, nil
 }

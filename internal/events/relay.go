@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RelayOptions configures a Relay. The zero value of each field is a
@@ -182,8 +184,20 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 
 	pipe := r.rdb.Pipeline()
 	seqs := make([]int64, len(rows))
+	sends := make([]trace.Span, 0, len(rows))
+	sendCtx := ctx
+	defer func() {
+		for _, s := range sends {
+			s.End()
+		}
+	}()
 	for i, row := range rows {
-		values, err := toWatermill(row.msg)
+		msg := row.msg
+		if sctx, span := startSend(ctx, row.stream, &msg); span != nil {
+			sends = append(sends, span)
+			sendCtx = sctx
+		}
+		values, err := toWatermill(msg)
 		if err != nil {
 			return 0, err
 		}
@@ -195,7 +209,16 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		})
 		seqs[i] = row.seq
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if len(rows) > 1 || len(sends) == 0 {
+		// The XADDs of several messages (perhaps of several traces) belong
+		// to none of their spans.
+		sendCtx = ctx
+	}
+	if _, err := pipe.Exec(sendCtx); err != nil {
+		for _, s := range sends {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, "XADD failed")
+		}
 		return 0, fmt.Errorf("XADD: %w", err)
 	}
 	if r.beforeDelete != nil {

@@ -37,6 +37,41 @@ func withTraceContext(ctx context.Context, md map[string]string) map[string]stri
 	return out
 }
 
+// startSend starts the producer span of the relay publishing m to stream,
+// as the child of the trace m carries, and makes m carry that span instead,
+// so that its consumers are the children of its publication: the saga's
+// hops read placeOrder → send → process → send → process … It does nothing
+// (nil span) when the relay's service records no spans or m carries no
+// trace: the relay starts no trace of its own.
+func startSend(ctx context.Context, stream string, m *Message) (context.Context, trace.Span) {
+	scope := observability.ScopeFrom(ctx)
+	if !scope.Tracing() {
+		return ctx, nil
+	}
+	parent := observability.Propagator.Extract(ctx, propagation.MapCarrier(m.Metadata))
+	if !trace.SpanContextFromContext(parent).IsValid() {
+		return ctx, nil
+	}
+	ctx, span := scope.Tracer(tracerName).Start(parent, "send "+stream,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "redis"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.operation.name", "XADD"),
+			attribute.String("messaging.destination.name", stream),
+			attribute.String("messaging.message.id", m.ID),
+			attribute.String("messaging.message.type", m.Type),
+			attribute.String("messaging.message.conversation_id", m.CorrelationID()),
+		))
+	md := maps.Clone(m.Metadata)
+	for _, k := range observability.Propagator.Fields() {
+		delete(md, k)
+	}
+	observability.Propagator.Inject(ctx, propagation.MapCarrier(md))
+	m.Metadata = md
+	return ctx, span
+}
+
 // handle runs h on m inside a consumer span that continues the producer's
 // trace (its child, and linked to it, since one event can fan out to
 // several groups), and records how long it took and how it ended.
@@ -62,6 +97,10 @@ func (c *Consumer) handle(ctx context.Context, scope *observability.Scope, m Mes
 		}
 		ctx, span = scope.Tracer(tracerName).Start(producer, "process "+m.Type, opts...)
 		defer span.End()
+	}
+	if scope != nil {
+		// What h does (its store calls) is recorded as this service's.
+		ctx = observability.WithScope(ctx, scope)
 	}
 	err := h(ctx, m)
 	errType := ""

@@ -16,15 +16,20 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	_ "modernc.org/sqlite" // the driver FerretDB uses, for IndexIDLookups
 )
 
-// Connect returns a client connected to uri, after a ping.
-func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+// Connect returns a client connected to uri, after a ping; monitor, if
+// given and not nil, watches its commands (the app's tracing).
+func Connect(ctx context.Context, uri string, monitor ...*event.CommandMonitor) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri).SetTimeout(10 * time.Second)
+	if len(monitor) > 0 && monitor[0] != nil {
+		opts.SetMonitor(monitor[0])
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)

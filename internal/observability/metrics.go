@@ -1,6 +1,7 @@
 package observability
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -26,6 +27,11 @@ import (
 //     saga's steps and their outcomes.
 //   - messaging_client_retries_total and messaging_client_dead_lettered_total
 //     {service, messaging_destination_name, messaging_consumer_group_name}.
+//   - shopgraph_reservation_sweeps_total{service, result="ok"|"error"} and
+//     shopgraph_reservations_expired_total{service}: the inventory sweeper's
+//     passes and the reservations it expired (no convention exists).
+//   - shopgraph_order_status_fanout_delay_seconds{service}: from an order's
+//     status change to its delivery to a subscriber of this process.
 //
 // A nil *Metrics records nothing.
 type Metrics struct {
@@ -34,6 +40,9 @@ type Metrics struct {
 	process       *prometheus.HistogramVec
 	retries       *prometheus.CounterVec
 	deadLettered  *prometheus.CounterVec
+	sweeps        *prometheus.CounterVec
+	expired       *prometheus.CounterVec
+	fanout        *prometheus.HistogramVec
 
 	opMu    sync.Mutex
 	opNames map[string]bool // see operationLabel
@@ -63,9 +72,65 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messaging_client_dead_lettered_total", Help: "Stream messages given up on and sent to the dead-letter stream.",
 		}, []string{"service", "messaging_destination_name", "messaging_consumer_group_name"}),
+		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopgraph_reservation_sweeps_total", Help: "Passes of the sweeper that expires stock reservations, by result (ok, error).",
+		}, []string{"service", "result"}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopgraph_reservations_expired_total", Help: "Stock reservations released because their order was not paid in time.",
+		}, []string{"service"}),
+		fanout: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopgraph_order_status_fanout_delay_seconds", Help: "Time from an order's status change to its delivery to a subscriber.",
+			Buckets: fanoutBuckets,
+		}, []string{"service"}),
 	}
-	reg.MustRegister(m.graphqlServer, m.httpClient, m.process, m.retries, m.deadLettered)
+	reg.MustRegister(m.graphqlServer, m.httpClient, m.process, m.retries, m.deadLettered, m.sweeps, m.expired, m.fanout)
 	return m
+}
+
+// fanoutBuckets run from a millisecond (the pub/sub hop) to 10s (a relay
+// that fell behind).
+var fanoutBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// MetricsFrom returns the metrics of the scope ctx carries, or nil (which
+// records nothing).
+func MetricsFrom(ctx context.Context) *Metrics {
+	if s := ScopeFrom(ctx); s != nil {
+		return s.Metrics
+	}
+	return nil
+}
+
+// ReservationSweep records one pass of service's reservation sweeper, which
+// expired n reservations, or failed.
+func (m *Metrics) ReservationSweep(service string, n int, err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.sweeps.WithLabelValues(service, result).Inc()
+	m.expired.WithLabelValues(service).Add(float64(n))
+}
+
+// StatusDelivered records the delay between an order's status change and
+// its delivery to one of service's subscribers.
+func (m *Metrics) StatusDelivered(service string, delay time.Duration) {
+	if m == nil {
+		return
+	}
+	m.fanout.WithLabelValues(service).Observe(max(delay, 0).Seconds())
+}
+
+// ObserveSubscriptions exposes shopgraph_order_status_subscriptions{service},
+// the number of open order status subscriptions of service, read from count
+// at scrape time.
+func (t *Telemetry) ObserveSubscriptions(service string, count func() int) {
+	t.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "shopgraph_order_status_subscriptions", Help: "Open order status subscriptions (orderStatusChanged, myOrderUpdates) of this process.",
+		ConstLabels: prometheus.Labels{"service": service},
+	}, func() float64 { return float64(count()) }))
 }
 
 // GraphQLRequest records one GraphQL operation served by service.

@@ -26,8 +26,10 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Open returns a pool whose connections use schema as their search_path, with
 // migrations (numbered goose SQL files at the root of migrations) applied.
-// The database in dbURL and the schema are created if missing.
-func Open(ctx context.Context, dbURL, schema string, migrations fs.FS, log *slog.Logger) (*pgxpool.Pool, error) {
+// The database in dbURL and the schema are created if missing. Each of
+// configure, if any, adjusts the pool's configuration first (the app sets
+// its query tracer there).
+func Open(ctx context.Context, dbURL, schema string, migrations fs.FS, log *slog.Logger, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	if !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("invalid schema name %q", schema)
 	}
@@ -42,6 +44,9 @@ func Open(ctx context.Context, dbURL, schema string, migrations fs.FS, log *slog
 		return nil, err
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	for _, f := range configure {
+		f(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)

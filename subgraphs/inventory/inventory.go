@@ -23,6 +23,7 @@ import (
 	"github.com/shopgraph/shopgraph/internal/contract"
 	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/internal/graphqlclient"
+	"github.com/shopgraph/shopgraph/internal/observability"
 	"github.com/shopgraph/shopgraph/internal/subgraph"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory/catalog"
 	"github.com/shopgraph/shopgraph/subgraphs/inventory/graph"
@@ -152,14 +153,22 @@ func (s *Service) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// sweep expires due reservations every ReservationSweep until ctx ends.
+// sweep expires due reservations every ReservationSweep until ctx ends,
+// counting its passes and what they expired in the metrics of the scope ctx
+// carries (shopgraph_reservation_sweeps_total,
+// shopgraph_reservations_expired_total).
 func (s *Service) sweep(ctx context.Context) {
 	t := time.NewTicker(s.cfg.ReservationSweep)
 	defer t.Stop()
 	for {
-		if _, err := s.Stock.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.Stock.ExpireDue(ctx)
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		if err != nil {
 			s.log.ErrorContext(ctx, "expire reservations", "err", err)
 		}
+		observability.MetricsFrom(ctx).ReservationSweep("inventory", n, err)
 		select {
 		case <-ctx.Done():
 			return

@@ -107,6 +107,10 @@ type Config struct {
 	// channel: its health checks and reconnection backoff (its Log is
 	// Log's).
 	StatusListener ordersredis.StatusListenerOptions
+	// StatusDelivered, if set, is told how long after it happened each
+	// status change reached a subscriber (order.FeedConfig.Delivered): the
+	// app records it as shopgraph_order_status_fanout_delay_seconds.
+	StatusDelivered func(delay time.Duration)
 	// Log; slog.Default() if nil.
 	Log *slog.Logger
 	// Now is the clock; time.Now if nil.
@@ -176,7 +180,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	carts := ordersredis.NewCartStore(c.Redis, c.Prefix+"orders:cart:", c.CartTTL)
 	store := orderspg.NewStore(c.DB)
 	cartSvc := cart.NewService(carts, c.Catalog, cart.Options{Now: c.Now, Log: log})
-	feed := order.NewFeed(order.FeedConfig{Store: store, Buffer: c.StatusBuffer, Now: c.Now, Log: log})
+	feed := order.NewFeed(order.FeedConfig{Store: store, Buffer: c.StatusBuffer, Now: c.Now, Log: log, Delivered: c.StatusDelivered})
 	orderSvc := order.NewService(order.Config{
 		Store: store, Carts: carts, Catalog: c.Catalog, Rates: c.ShippingRates,
 		ReservationTTL: c.ReservationTTL, StepTimeout: c.StepTimeout, Now: c.Now, Log: log, Feed: feed,

@@ -95,6 +95,10 @@ type FeedConfig struct {
 	Now func() time.Time
 	// Log; slog.Default() if nil.
 	Log *slog.Logger
+	// Delivered, if set, is told how long after it happened each status
+	// change reached a subscriber's buffer (not current statuses read
+	// from the store). It must not block.
+	Delivered func(delay time.Duration)
 }
 
 // Feed fans the order status changes published on the one pub/sub
@@ -118,6 +122,7 @@ type Feed struct {
 	margin time.Duration
 	now    func() time.Time
 	log    *slog.Logger
+	onSend func(time.Duration)
 
 	mu         sync.RWMutex
 	byOrder    map[string]map[*subscriber]struct{}
@@ -149,7 +154,7 @@ func NewFeed(c FeedConfig) *Feed {
 		c.Log = slog.Default()
 	}
 	return &Feed{
-		store: c.Store, buffer: c.Buffer, margin: c.GapMargin, now: c.Now, log: c.Log,
+		store: c.Store, buffer: c.Buffer, margin: c.GapMargin, now: c.Now, log: c.Log, onSend: c.Delivered,
 		byOrder: map[string]map[*subscriber]struct{}{}, byCustomer: map[string]map[*subscriber]struct{}{},
 		seen: map[string]int{},
 	}
@@ -421,6 +426,9 @@ func (s *subscriber) send(u *Update) bool {
 	case s.out <- u:
 		s.last[u.OrderID] = mark{u.Version, u.Status}
 		s.feed.delivered.Add(1)
+		if s.feed.onSend != nil && u.Previous != "" && !u.At.IsZero() {
+			s.feed.onSend(s.feed.now().Sub(u.At))
+		}
 		if s.orderID != "" && u.Status.Final() {
 			s.finish()
 		}
