@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopgraph/shopgraph/internal/observability"
 	"github.com/shopgraph/shopgraph/internal/redisconn"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 )
@@ -74,6 +75,13 @@ func startSystem(t testing.TB, extra ...string) *system {
 // startSystemOn starts shopgraph on the given stores.
 func startSystemOn(t testing.TB, st stores, extra ...string) *system {
 	t.Helper()
+	return startSystemWith(t, st, observability.Options{}, extra...)
+}
+
+// startSystemWith starts shopgraph on the given stores with telemetry
+// options (an in-memory span exporter).
+func startSystemWith(t testing.TB, st stores, o observability.Options, extra ...string) *system {
+	t.Helper()
 	u, err := url.Parse(testenv.DatabaseURL())
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +103,7 @@ func startSystemOn(t testing.TB, st stores, extra ...string) *system {
 	s.cancel = cancel
 	pr, pw := io.Pipe()
 	go func() {
-		err := run(ctx, args, func(string) string { return "" }, pw)
+		err := runWith(ctx, args, func(string) string { return "" }, pw, o)
 		pw.Close()
 		s.done <- err
 	}()
