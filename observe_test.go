@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -237,4 +240,265 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// metrics is one scrape of a target's /metrics.
+type metrics map[string]*dto.MetricFamily
+
+// scrape reads base's /metrics (the Prometheus text format).
+func scrape(t *testing.T, hc *http.Client, base string) metrics {
+	t.Helper()
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %s", base, res.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatalf("%s/metrics: %v", base, err)
+	}
+	return fams
+}
+
+// get sums the series of name whose labels include want: a counter's or
+// gauge's value, a histogram's count of observations. ok is false when no
+// series matches.
+func (m metrics) get(name string, want map[string]string) (v float64, ok bool) {
+	f := m[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, s := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range s.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, w := range want {
+			if labels[k] != w {
+				continue next
+			}
+		}
+		ok = true
+		switch {
+		case s.Counter != nil:
+			v += s.GetCounter().GetValue()
+		case s.Gauge != nil:
+			v += s.GetGauge().GetValue()
+		case s.Histogram != nil:
+			v += float64(s.GetHistogram().GetSampleCount())
+		}
+	}
+	return v, ok
+}
+
+// dump lists the series of name, for a failure's message.
+func (m metrics) dump(name string) string {
+	var b strings.Builder
+	for _, s := range m[name].GetMetric() {
+		var ls []string
+		for _, l := range s.GetLabel() {
+			ls = append(ls, l.GetName()+"="+l.GetValue())
+		}
+		v, _ := metrics{name: &dto.MetricFamily{Metric: []*dto.Metric{s}}}.get(name, nil)
+		fmt.Fprintf(&b, "\n  %s{%s} %g", name, strings.Join(ls, ","), v)
+	}
+	return b.String()
+}
+
+// TestMetricsAfterKnownSequence runs a known day of a small shop — two
+// orders confirmed, one whose card is declined, one rejected for want of
+// stock, and a request refused — with a customer watching their orders
+// live, then reads /metrics as Prometheus would: every series an operator's
+// dashboard and alerts use has exactly the value that day implies.
+func TestMetricsAfterKnownSequence(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, "-shipping-step-interval=0")
+	plenty := s.stock(t, "Mug", 10, 1500)
+	scarce := s.stock(t, "Vase", 1, 8000)
+	access, _, _ := register(t, s.system, "metrics-"+testenv.ID()+"@example.com", "Grace")
+	c := s.client(access)
+	live := subscribeSSE(t, s.system, access, `subscription Watch { myOrderUpdates { status previousStatus order { id } } }`, nil)
+	waitMetric(t, s.Base, "the subscription", "shopgraph_order_status_subscriptions", map[string]string{"service": "orders"}, 1)
+
+	const place = `mutation PlaceOrder($i: PlaceOrderInput!) { placeOrder(input: $i) { id status } }`
+	order := func(sku string, qty int, token string) {
+		t.Helper()
+		if r := addToCart(t, c, sku, qty); len(r.Errors) > 0 {
+			t.Fatalf("addToCart: %s", r.Raw)
+		}
+		id := str(c.must(place, placeInput(token, "key-"+testenv.ID())), "placeOrder", "id")
+		waitStatus(t, c, id, "")
+	}
+	order(plenty[0], 1, "tok_visa")
+	order(plenty[0], 2, "tok_visa")
+	order(plenty[0], 1, "tok_chargeDeclined")
+	order(scarce[0], 2, "tok_visa")
+	if r := s.client("").do(`query Refused { cart { itemCount } }`, nil); r.Code() != "UNAUTHENTICATED" {
+		t.Fatalf("an anonymous cart: %s", r.Raw)
+	}
+
+	// The live customer sees every change; each one that is a change (has
+	// a previous status) is one observation of the fan-out delay.
+	finals, changes := 0, 0
+	timeout := time.After(60 * time.Second)
+	for finals < 4 {
+		select {
+		case u, ok := <-live.updates:
+			if !ok {
+				t.Fatal("the subscription ended")
+			}
+			if u["previousStatus"] != nil {
+				changes++
+			}
+			if terminal[str(u, "status")] {
+				finals++
+			}
+		case e := <-live.errs:
+			t.Fatalf("subscription: %s", e)
+		case <-timeout:
+			t.Fatalf("the subscriber saw %d final statuses in 60s, want 4", finals)
+		}
+	}
+	// Shipping and notifications finish after the orders are final: wait
+	// for the outboxes and streams to drain.
+	waitMetric(t, s.Base, "the shipments", "messaging_process_duration_seconds",
+		map[string]string{"messaging_consumer_group_name": "shipping", "message_type": "CreateShipment"}, 2)
+	var m metrics
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m = scrape(t, nil, s.Base)
+		backlog, _ := m.get("events_outbox_backlog", nil)
+		lag, _ := m.get("messaging_consumer_lag", nil)
+		pending, _ := m.get("messaging_consumer_pending", nil)
+		if backlog == 0 && lag == 0 && pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not drained in 60s: backlog %g, lag %g, pending %g", backlog, lag, pending)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	type series struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}
+	l := func(kv ...string) map[string]string {
+		out := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	step := func(group, typ string) map[string]string {
+		return l("messaging_consumer_group_name", group, "message_type", typ, "error_type", "")
+	}
+	for _, tt := range []series{
+		// Orders by final status, and none timed out.
+		{"shopgraph_orders", l("status", "CONFIRMED"), 2},
+		{"shopgraph_orders", l("status", "CANCELLED"), 1},
+		{"shopgraph_orders", l("status", "REJECTED"), 1},
+		{"shopgraph_orders", nil, 4},
+		{"shopgraph_saga_timeouts", nil, 0},
+		// The saga's steps, each handled once and successfully.
+		{"messaging_process_duration_seconds", step("inventory", "ReserveStock"), 4},
+		{"messaging_process_duration_seconds", step("orders", "StockReserved"), 3},
+		{"messaging_process_duration_seconds", step("orders", "StockRejected"), 1},
+		{"messaging_process_duration_seconds", step("payments", "AuthorizePayment"), 3},
+		{"messaging_process_duration_seconds", step("orders", "PaymentAuthorized"), 2},
+		{"messaging_process_duration_seconds", step("orders", "PaymentDeclined"), 1},
+		{"messaging_process_duration_seconds", step("inventory", "ReleaseStock"), 1},
+		{"messaging_process_duration_seconds", step("orders", "StockReleased"), 1},
+		{"messaging_process_duration_seconds", step("inventory", "CommitStock"), 2},
+		{"messaging_process_duration_seconds", step("orders", "StockCommitted"), 2},
+		{"messaging_process_duration_seconds", step("shipping", "CreateShipment"), 2},
+		{"messaging_process_duration_seconds", step("orders", "ShipmentCreated"), 2},
+		{"messaging_client_retries_total", nil, 0},
+		{"messaging_client_dead_lettered_total", nil, 0},
+		{"events_dead_letter_length", nil, 0},
+		// The operations, as the gateway and the orders service answered them.
+		{"graphql_server_request_duration_seconds", l("service", "gateway", "graphql_operation_name", "PlaceOrder", "error_type", ""), 4},
+		{"graphql_server_request_duration_seconds", l("service", "orders", "graphql_operation_name", "PlaceOrder", "error_type", ""), 4},
+		{"graphql_server_request_duration_seconds", l("service", "gateway", "graphql_operation_name", "Refused", "error_type", "UNAUTHENTICATED"), 1},
+		{"graphql_server_request_duration_seconds", l("service", "gateway", "error_type", "UNAUTHENTICATED"), 1},
+		{"graphql_server_request_duration_seconds", l("service", "orders", "error_type", "UNAUTHENTICATED"), 1},
+		// Live order tracking.
+		{"shopgraph_order_status_subscriptions", l("service", "orders"), 1},
+		{"shopgraph_order_status_fanout_delay_seconds", l("service", "orders"), float64(changes)},
+		// No reservation outlived its TTL.
+		{"shopgraph_reservations_expired_total", l("service", "inventory"), 0},
+		{"shopgraph_reservation_sweeps_total", l("service", "inventory", "result", "error"), 0},
+		// The relays and consumers are idle.
+		{"events_outbox_backlog", l("service", "orders"), 0},
+		{"events_outbox_lag_seconds", l("service", "orders"), 0},
+		{"messaging_consumer_lag", l("messaging_destination_name", "inventory.commands", "messaging_consumer_group_name", "inventory"), 0},
+	} {
+		got, _ := m.get(tt.name, tt.labels)
+		if got != tt.want {
+			t.Errorf("%s%v = %g, want %g%s", tt.name, tt.labels, got, tt.want, m.dump(tt.name))
+		}
+	}
+	// What errors the gateway answered, by code: only the refused request.
+	errs := map[string]float64{}
+	for _, s := range m["graphql_server_request_duration_seconds"].GetMetric() {
+		var svc, code string
+		for _, lp := range s.GetLabel() {
+			switch lp.GetName() {
+			case "service":
+				svc = lp.GetValue()
+			case "error_type":
+				code = lp.GetValue()
+			}
+		}
+		if svc == "gateway" && code != "" {
+			errs[code] += float64(s.GetHistogram().GetSampleCount())
+		}
+	}
+	if len(errs) != 1 || errs["UNAUTHENTICATED"] != 1 {
+		t.Errorf("gateway errors by code = %v, want only the refused request's UNAUTHENTICATED", errs)
+	}
+	if changes < 4 {
+		t.Errorf("the subscriber saw %d status changes, want one per order at least", changes)
+	}
+	// The sweeper runs, the pools and outboxes of every service are exposed.
+	if n, _ := m.get("shopgraph_reservation_sweeps_total", l("service", "inventory", "result", "ok")); n < 1 {
+		t.Errorf("no reservation sweep counted")
+	}
+	for _, svc := range []string{"users", "inventory", "orders", "payments", "shipping"} {
+		if n, _ := m.get("db_client_connections_max", l("service", svc, "db_system_name", "postgresql")); n < 1 {
+			t.Errorf("no PostgreSQL pool size of %s", svc)
+		}
+		if _, ok := m.get("events_outbox_backlog", l("service", svc)); !ok && svc != "users" {
+			t.Errorf("no outbox backlog of %s", svc)
+		}
+	}
+	if n, _ := m.get("db_client_connections_max", l("db_system_name", "redis")); n < 1 {
+		t.Errorf("no Redis pool size")
+	}
+}
+
+// waitMetric scrapes base until the series of name with labels reaches
+// want.
+func waitMetric(t *testing.T, base, what, name string, labels map[string]string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m := scrape(t, nil, base)
+		if v, _ := m.get(name, labels); v >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s%v did not reach %g in 60s%s", what, name, labels, want, m.dump(name))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
