@@ -310,4 +310,29 @@ func TestMicroservicesOverTLSWithServiceTokens(t *testing.T) {
 			t.Errorf("%s: no complete after the final status", name)
 		}
 	}
+
+	// Every target serves its own /metrics (open, like /healthz): the
+	// orders service its orders and the live deliveries, inventory its
+	// sweeps, the gateway its operations and upstream calls.
+	base := func(target string) string { return strings.TrimSuffix(m.urls[target], "/graphql") }
+	orders := scrape(t, hc, base("orders"))
+	if n, _ := orders.get("shopgraph_orders", map[string]string{"status": "CANCELLED"}); n != 1 {
+		t.Errorf("orders target: shopgraph_orders{status=CANCELLED} = %g, want 1%s", n, orders.dump("shopgraph_orders"))
+	}
+	if n, _ := orders.get("shopgraph_order_status_fanout_delay_seconds", map[string]string{"service": "orders"}); n < 1 {
+		t.Errorf("orders target: no fan-out delay observed for the CANCELLED update")
+	}
+	if _, ok := orders.get("graphql_server_request_duration_seconds", map[string]string{"service": "gateway"}); ok {
+		t.Errorf("orders target exposes the gateway's operations")
+	}
+	if n, _ := scrape(t, hc, base("inventory")).get("shopgraph_reservation_sweeps_total", map[string]string{"service": "inventory", "result": "ok"}); n < 1 {
+		t.Errorf("inventory target: no reservation sweep counted")
+	}
+	gw := scrape(t, hc, m.Base)
+	if n, _ := gw.get("graphql_server_request_duration_seconds", map[string]string{"service": "gateway", "error_type": "GRAPHQL_VALIDATION_FAILED"}); n != 1 {
+		t.Errorf("gateway target: GRAPHQL_VALIDATION_FAILED operations = %g, want variantsBySku's 1%s", n, gw.dump("graphql_server_request_duration_seconds"))
+	}
+	if n, _ := gw.get("http_client_request_duration_seconds", map[string]string{"service": "gateway", "peer_service": "orders"}); n < 1 {
+		t.Errorf("gateway target: no upstream call to orders counted%s", gw.dump("http_client_request_duration_seconds"))
+	}
 }
