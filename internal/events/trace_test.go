@@ -13,9 +13,10 @@ import (
 	"github.com/shopgraph/shopgraph/internal/observability"
 )
 
-// A message carries the trace of the transaction that wrote it: the
-// consumer spans of every group it fans out to are children of (and linked
-// to) the producer's span, a follow-up continues from the consumer's span,
+// A message carries the trace of the transaction that wrote it: the relay's
+// send span is the child of the producer's span, the consumer spans of
+// every group it fans out to are children of (and linked to) that send, a
+// follow-up continues from the consumer's span,
 // and the handling is counted per group, dead letters included.
 func TestMessagesCarryTheTrace(t *testing.T) {
 	t.Parallel()
@@ -42,7 +43,9 @@ func TestMessagesCarryTheTrace(t *testing.T) {
 		t.Fatalf("outbox row metadata = %v, want traceparent %s", md, want)
 	}
 
-	e.startRelay(t, RelayOptions{})
+	// The relay runs as the producer's, as the app runs it.
+	relay := NewRelay(e.pool, e.rdb, RelayOptions{Prefix: e.prefix, Log: e.log})
+	start(t, "relay", func(ctx context.Context) error { return relay.Run(observability.WithScope(ctx, producer)) })
 	run := func(stream, group string, h Handler) {
 		c := NewConsumer(e.rdb, ConsumerOptions{Stream: stream, Group: group, Prefix: e.prefix, Log: e.log, MaxRetries: -1})
 		start(t, group, func(ctx context.Context) error { return c.Run(observability.WithScope(ctx, consumer), h) })
@@ -61,11 +64,15 @@ func TestMessagesCarryTheTrace(t *testing.T) {
 	waitFor(t, "every group to handle its message", func() bool {
 		return e.drained(t, "s", "a", 1) && e.drained(t, "s", "b", 1) && e.drained(t, "s2", "c", 1)
 	})
-	waitFor(t, "the consumer spans", func() bool { return len(exp.GetSpans()) >= 4 })
+	waitFor(t, "the consumer and send spans", func() bool { return len(exp.GetSpans()) >= 6 })
 
 	aSpan := <-followUp
 	byGroup := map[string]tracetest.SpanStub{}
+	sends := map[string]tracetest.SpanStub{} // by stream
 	for _, s := range exp.GetSpans() {
+		if s.SpanKind == trace.SpanKindProducer {
+			sends[s.Name] = s
+		}
 		if s.SpanKind != trace.SpanKindConsumer {
 			continue
 		}
@@ -81,13 +88,18 @@ func TestMessagesCarryTheTrace(t *testing.T) {
 			t.Errorf("span %s has %d links, want one to the message's producer", s.Name, len(s.Links))
 		}
 	}
-	for _, g := range []string{"a", "b"} {
-		if byGroup[g].Parent.SpanID() != span.SpanContext().SpanID() {
-			t.Errorf("group %s's span is not the producer's child", g)
+	// placeOrder → send s → process (a, b); a → send s2 → process (c).
+	sendS, sendS2 := sends["send s"], sends["send s2"]
+	if sendS.Parent.SpanID() != span.SpanContext().SpanID() || sendS2.Parent.SpanID() != aSpan.SpanID() {
+		t.Errorf("the relay's send spans (%v) are not the children of the spans that wrote the messages", sends)
+	}
+	for g, send := range map[string]tracetest.SpanStub{"a": sendS, "b": sendS, "c": sendS2} {
+		if byGroup[g].Parent.SpanID() != send.SpanContext.SpanID() || byGroup[g].Links[0].SpanContext.SpanID() != send.SpanContext.SpanID() {
+			t.Errorf("group %s's span is not the child of, and linked to, the send of its message", g)
 		}
 	}
-	if byGroup["c"].Parent.SpanID() != aSpan.SpanID() {
-		t.Errorf("the follow-up's span is not the child of the span that sent it")
+	if sendS.Resource.String() == "" || spanAttrValue(sendS, "messaging.destination.name") != "s" {
+		t.Errorf("send span %v", sendS)
 	}
 
 	m2 := tel.Metrics()
@@ -99,4 +111,13 @@ func TestMessagesCarryTheTrace(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "messaging_process_duration_seconds"); err != nil || n != 3 {
 		t.Errorf("process duration series = %d (%v), want one per group", n, err)
 	}
+}
+
+func spanAttrValue(s tracetest.SpanStub, key string) string {
+	for _, a := range s.Attributes {
+		if string(a.Key) == key {
+			return a.Value.Emit()
+		}
+	}
+	return ""
 }
