@@ -32,6 +32,10 @@ var exposed = []string{
 	"db_client_connections_waits_total",
 	"shopgraph_orders",
 	"shopgraph_saga_timeouts",
+	"shopgraph_reservation_sweeps_total",
+	"shopgraph_reservations_expired_total",
+	"shopgraph_order_status_subscriptions",
+	"shopgraph_order_status_fanout_delay_seconds",
 }
 
 func known(name string) bool {

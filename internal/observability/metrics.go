@@ -23,7 +23,7 @@ import (
 //     every call to another service (the gateway's upstream fetches).
 //   - messaging_process_duration_seconds{service, messaging_destination_name,
 //     messaging_consumer_group_name, message_type, error_type}: each handling
-//     of a stream message; for the consumer group orders.saga, these are the
+//     of a stream message; for the consumer group orders, these are the
 //     saga's steps and their outcomes.
 //   - messaging_client_retries_total and messaging_client_dead_lettered_total
 //     {service, messaging_destination_name, messaging_consumer_group_name}.
