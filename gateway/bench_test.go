@@ -16,6 +16,7 @@ import (
 	"github.com/nautilus/graphql"
 
 	"github.com/shopgraph/shopgraph/gateway/internal/fixture"
+	"github.com/shopgraph/shopgraph/internal/observability"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 )
 
@@ -37,6 +38,11 @@ const oneServiceQuery = `{ products { id name price { amount currency } } }`
 type benchEnv struct {
 	catalog, reviews *fixture.Server
 	ours, plain      *httptest.Server
+	// observed is a second gateway as the binary runs it with tracing off
+	// (the default): metrics on, the no-op tracer, the /metrics route.
+	observed *httptest.Server
+	// The two gateways' handlers, for in-process benchmarks.
+	oursHandler, observedHandler http.Handler
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -48,8 +54,25 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.ours = httptest.NewServer(g.Handler())
+	e.oursHandler = g.Handler()
+	e.ours = httptest.NewServer(e.oursHandler)
 	b.Cleanup(e.ours.Close)
+
+	tel, err := observability.New(context.Background(), func(string) string { return "" }, observability.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	scope := tel.Scope("gateway")
+	og, err := New(context.Background(), Config{Services: services, Verifier: v, Log: slog.New(slog.DiscardHandler), Telemetry: scope})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux() // as the binary's observe wraps the gateway
+	mux.Handle("GET /metrics", tel.MetricsHandler())
+	mux.Handle("/", scope.ServerMiddleware(og.Handler()))
+	e.observedHandler = mux
+	e.observed = httptest.NewServer(mux)
+	b.Cleanup(e.observed.Close)
 
 	// Plain nautilus needs the federation plumbing stripped too, or it
 	// cannot merge the schemas at all.
@@ -99,6 +122,7 @@ func (e *benchEnv) run(b *testing.B, url, query string) {
 func BenchmarkListAcrossServices(b *testing.B) {
 	e := newBenchEnv(b)
 	b.Run("shopgraph", func(b *testing.B) { e.run(b, e.ours.URL+"/graphql", listQuery) })
+	b.Run("shopgraph-tracing-off", func(b *testing.B) { e.run(b, e.observed.URL+"/graphql", listQuery) })
 	b.Run("nautilus", func(b *testing.B) { e.run(b, e.plain.URL, listQuery) })
 }
 
