@@ -22,10 +22,7 @@ func (a *app) observe(name string, h http.Handler) http.Handler {
 	if name != "gateway" { // the gateway has its scope in its Config
 		h = scope.Attach(h)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.tel.MetricsHandler())
-	mux.Handle("/", scope.ServerMiddleware(h))
-	return mux
+	return observability.MetricsRoute(a.tel.MetricsHandler(), scope.ServerMiddleware(h))
 }
 
 // collectPool exposes service s's pool usage and outbox, and for orders the

@@ -67,9 +67,8 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mux := http.NewServeMux() // as the binary's observe wraps the gateway
-	mux.Handle("GET /metrics", tel.MetricsHandler())
-	mux.Handle("/", scope.ServerMiddleware(og.Handler()))
+	// As the binary's observe wraps the gateway.
+	mux := observability.MetricsRoute(tel.MetricsHandler(), scope.ServerMiddleware(og.Handler()))
 	e.observedHandler = mux
 	e.observed = httptest.NewServer(mux)
 	b.Cleanup(e.observed.Close)

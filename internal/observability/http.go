@@ -44,6 +44,20 @@ func (s *Scope) ServerMiddleware(next http.Handler) http.Handler {
 	})
 }
 
+// MetricsRoute serves GET (and HEAD) /metrics with metrics and everything
+// else with next. Written by hand rather than with a ServeMux, whose
+// pattern matching allocates on every request (3 allocations, a few hundred
+// nanoseconds: most of what telemetry cost a request with tracing off).
+func MetricsRoute(metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Attach puts s in the context of every request, where the GraphQL
 // extension and the code the request runs find it.
 func (s *Scope) Attach(next http.Handler) http.Handler {
