@@ -433,6 +433,8 @@ func TestMetricsAfterKnownSequence(t *testing.T) {
 		{"graphql_server_request_duration_seconds", l("service", "orders", "error_type", "UNAUTHENTICATED"), 1},
 		// Live order tracking.
 		{"shopgraph_order_status_subscriptions", l("service", "orders"), 1},
+		// One subscription is one operation, however many events it sends.
+		{"graphql_server_request_duration_seconds", l("service", "orders", "graphql_operation_name", "Watch"), 1},
 		{"shopgraph_order_status_fanout_delay_seconds", l("service", "orders"), float64(changes)},
 		// No reservation outlived its TTL.
 		{"shopgraph_reservations_expired_total", l("service", "inventory"), 0},

@@ -3,9 +3,11 @@ package observability
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -23,10 +25,23 @@ func GraphQL() graphql.HandlerExtension { return gqlExtension{} }
 type gqlExtension struct{}
 
 var (
-	_ graphql.HandlerExtension    = gqlExtension{}
-	_ graphql.ResponseInterceptor = gqlExtension{}
-	_ graphql.FieldInterceptor    = gqlExtension{}
+	_ graphql.HandlerExtension     = gqlExtension{}
+	_ graphql.ResponseInterceptor  = gqlExtension{}
+	_ graphql.FieldInterceptor     = gqlExtension{}
+	_ graphql.OperationInterceptor = gqlExtension{}
 )
+
+// recordedKey marks, in a subscription's context, whether its operation has
+// been counted: a subscription's responses are its events, and one
+// operation must count once in the request rate, not once per event.
+type recordedKey struct{}
+
+func (gqlExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		ctx = context.WithValue(ctx, recordedKey{}, new(atomic.Bool))
+	}
+	return next(ctx)
+}
 
 func (gqlExtension) ExtensionName() string                   { return "Observability" }
 func (gqlExtension) Validate(graphql.ExecutableSchema) error { return nil }
@@ -69,7 +84,9 @@ func (gqlExtension) InterceptResponse(ctx context.Context, next graphql.Response
 			span.SetAttributes(attribute.String("error.type", errType))
 		}
 	}
-	scope.Metrics.GraphQLRequest(scope.Service, name, opType, errType, time.Since(start))
+	if done, ok := ctx.Value(recordedKey{}).(*atomic.Bool); !ok || !done.Swap(true) {
+		scope.Metrics.GraphQLRequest(scope.Service, name, opType, errType, time.Since(start))
+	}
 	return resp
 }
 
