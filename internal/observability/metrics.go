@@ -17,7 +17,8 @@ import (
 //   - graphql_server_request_duration_seconds{service, graphql_operation_name,
 //     graphql_operation_type, error_type}: one observation per GraphQL
 //     operation a service (or the gateway) answered; error_type is the first
-//     error's extensions.code, "" for a success. Its _count is the request
+//     error's extensions.code, "" for a success. A subscription counts once,
+//     at its first response. Its _count is the request
 //     rate and, with error_type!="", the error rate.
 //   - http_client_request_duration_seconds{service, peer_service, error_type}:
 //     every call to another service (the gateway's upstream fetches).
