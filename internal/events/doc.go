@@ -79,7 +79,9 @@
 // (its Deduplicator middleware is in memory, not in the handler's
 // transaction), a shared envelope, an unmarshaller that dead-letters an
 // unreadable entry instead of stopping the subscriber, and a client wrapper,
-// since the subscriber closes the Redis client it was given.
+// since the subscriber closes the Redis client it was given, which also
+// reads ReadCount messages per XREADGROUP and hands them to the subscriber
+// one at a time (the subscriber asks for one message per read).
 //
 // The outbox and relay are written by hand on pgx, because watermill-sql's
 // subscriber + forwarder does not meet the requirements:

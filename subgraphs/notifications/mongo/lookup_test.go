@@ -106,7 +106,8 @@ func monitoredStore(t testing.TB) (*mongo.Store, *mongodrv.Database, *commandLog
 // TestCheckoutPathLooksUpByIDEquality is the store's contract for the work
 // that each order event causes: recording the recipient, reading them and
 // their preferences, storing the notification, claiming, sending and
-// finishing it. Every filter it sends is one `_id` equality, the only
+// finishing it; and for the customer's reads (a notification by ID, the
+// list of theirs). Every filter it sends is one `_id` equality, the only
 // query FerretDB v1 answers from an index, so its cost does not grow with
 // the notification log (BenchmarkCheckoutPath gives the figures). Only the
 // worker's poll (Due, NextDue) reads by another filter, and it reads the
@@ -150,6 +151,13 @@ func TestCheckoutPathLooksUpByIDEquality(t *testing.T) {
 			return err
 		}},
 		{"Notifications", func() error { _, err := s.Notifications(ctx, []string{"m1:email", "m2:email"}); return err }},
+		{"ListByUser", func() error {
+			ns, err := s.ListByUser(ctx, "u1", nil, 10)
+			if err == nil && (len(ns) != 1 || ns[0].ID != "m1:email") {
+				err = fmt.Errorf("listed %v, want m1:email", ns)
+			}
+			return err
+		}},
 	}
 	for _, step := range steps {
 		if err := step.run(); err != nil {
@@ -282,5 +290,37 @@ func TestRecipientStoredBeforeDatedValues(t *testing.T) {
 		if err != nil || !ok || r.Email != st.want || r.Name != "Ada" {
 			t.Errorf("after saving %s as of %v: %+v, %v, %v; want %s and the name", st.email, st.at, r, ok, err, st.want)
 		}
+	}
+}
+
+// TestStoreMadeBeforeDueAndFeeds: notifications stored by a version without
+// the due and feeds collections are listed at the first start.
+func TestStoreMadeBeforeDueAndFeeds(t *testing.T) {
+	t.Parallel()
+	db := testenv.Mongo(t, "upgrade")
+	ctx := t.Context()
+	old := func(id, status string, at time.Time) bson.D {
+		return bson.D{{Key: "_id", Value: id}, {Key: "userId", Value: "u1"}, {Key: "channel", Value: "EMAIL"},
+			{Key: "status", Value: status}, {Key: "createdAt", Value: at}, {Key: "dueAt", Value: at}, {Key: "claim", Value: ""}}
+	}
+	if _, err := db.Collection("notifications").InsertMany(ctx, []any{
+		old("sent:email", "LOGGED", t0), old("pending:email", "PENDING", t0.Add(time.Second)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := mongo.NewStore(ctx, db, testenv.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.ListByUser(ctx, "u1", nil, 10)
+	if err != nil || len(ns) != 2 || ns[0].ID != "pending:email" || ns[1].ID != "sent:email" {
+		t.Fatalf("ListByUser = %v, %v; want both, newest first", ns, err)
+	}
+	if ids, err := s.Due(ctx, t0.Add(time.Minute), 10); err != nil || len(ids) != 1 || ids[0] != "pending:email" {
+		t.Fatalf("Due = %v, %v; want the pending one", ids, err)
+	}
+	n, err := s.Claim(ctx, "pending:email", t0.Add(time.Minute), t0.Add(2*time.Minute))
+	if err != nil || n == nil || n.Attempts != 1 {
+		t.Fatalf("Claim = %+v, %v", n, err)
 	}
 }

@@ -14,7 +14,9 @@
 // one `_id` equality, the only filter FerretDB v1 answers from an index: its
 // cost does not grow with the notification log. Pending notifications are
 // also listed in a small collection of their own ("due", one document per
-// notification not yet sent), which the worker polls instead of the log.
+// notification not yet sent), which the worker polls instead of the log,
+// and each user's notifications in a document of theirs ("feeds"), which
+// myNotifications reads instead of the log.
 package mongo
 
 import (
@@ -22,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -38,6 +42,8 @@ const (
 	recipientsColl    = "recipients"
 	preferencesColl   = "preferences"
 	dueColl           = "due"
+	feedsColl         = "feeds"
+	metaColl          = "meta"
 )
 
 // Store is the notification.Store on a MongoDB database.
@@ -46,6 +52,8 @@ type Store struct {
 	recipients    *mongo.Collection
 	preferences   *mongo.Collection
 	due           *mongo.Collection
+	feeds         *mongo.Collection
+	meta          *mongo.Collection
 	log           *slog.Logger
 }
 
@@ -61,51 +69,60 @@ func NewStore(ctx context.Context, db *mongo.Database, log *slog.Logger) (*Store
 		recipients:    db.Collection(recipientsColl),
 		preferences:   db.Collection(preferencesColl),
 		due:           db.Collection(dueColl),
+		feeds:         db.Collection(feedsColl),
+		meta:          db.Collection(metaColl),
 		log:           log,
-	}
-	indexes := []mongo.IndexModel{
-		{Keys: bson.D{{Key: "status", Value: 1}, {Key: "dueAt", Value: 1}}, Options: options.Index().SetName("status_due")},
-		{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("user_newest")},
-	}
-	// One at a time: FerretDB v1.24.2's createIndexes panics (and drops the
-	// connection) when two or more of the indexes it is given exist already,
-	// as they do at every start but the first.
-	for _, ix := range indexes {
-		if _, err := s.notifications.Indexes().CreateOne(ctx, ix); err != nil {
-			return nil, fmt.Errorf("create index notifications: %w", err)
-		}
 	}
 	// Make every collection exist, so that the embedded FerretDB's _id
 	// lookups can be indexed at start-up (see mongodb.Embedded.IndexIDLookups).
-	for _, name := range []string{recipientsColl, preferencesColl, dueColl} {
+	for _, name := range []string{notificationsColl, recipientsColl, preferencesColl, dueColl, feedsColl, metaColl} {
 		var ce mongo.CommandError
 		if err := db.CreateCollection(ctx, name); err != nil && !(errors.As(err, &ce) && ce.Code == 48) { // NamespaceExists
 			return nil, fmt.Errorf("create collection %s: %w", name, err)
 		}
 	}
-	// Pending notifications made before the due collection existed.
-	if err := s.listPending(ctx); err != nil {
+	// Notifications made before the due and feeds collections existed.
+	if err := s.upgrade(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// listPending adds to the due collection the pending notifications that it
-// lacks (made by a version without it). It reads the log once, at start-up.
-func (s *Store) listPending(ctx context.Context) error {
+// upgrade lists the notifications made by a version without the due and
+// feeds collections, once: it reads the whole log, then records that it
+// did (a replica starting at the same time does the same work again, to
+// the same effect).
+func (s *Store) upgrade(ctx context.Context) error {
+	const done = "listed"
+	err := s.meta.FindOne(ctx, bson.D{{Key: "_id", Value: done}}).Err()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("read meta: %w", err)
+	}
 	var docs []notificationDoc
-	cur, err := s.notifications.Find(ctx, bson.D{{Key: "status", Value: string(notification.StatusPending)}},
-		options.Find().SetProjection(bson.D{{Key: "dueAt", Value: 1}}))
+	cur, err := s.notifications.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
+		{Key: "userId", Value: 1}, {Key: "status", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "dueAt", Value: 1},
+	}))
 	if err == nil {
 		err = cur.All(ctx, &docs)
 	}
 	if err != nil {
-		return fmt.Errorf("list pending notifications: %w", err)
+		return fmt.Errorf("list notifications: %w", err)
 	}
 	for _, d := range docs {
-		if err := s.addDue(ctx, d.ID, d.DueAt); err != nil {
+		if err := s.addToFeed(ctx, d.UserID, d.ID, d.CreatedAt); err != nil {
 			return err
 		}
+		if d.Status == string(notification.StatusPending) {
+			if err := s.addDue(ctx, d.ID, d.DueAt); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := s.meta.InsertOne(ctx, bson.D{{Key: "_id", Value: done}}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("write meta: %w", err)
 	}
 	return nil
 }
@@ -133,6 +150,18 @@ type notificationDoc struct {
 	// grows ($max), so a claim or a release keyed by _id alone learns from
 	// the document as it was just before (findOneAndUpdate) whether it won.
 	Lease int64 `bson:"lease"`
+}
+
+// feedDoc lists a user's notifications, for ListByUser: one document per
+// user, read by _id, so that listing them does not scan the log.
+type feedDoc struct {
+	ID    string     `bson:"_id"`
+	Items []feedItem `bson:"items"`
+}
+
+type feedItem struct {
+	CreatedAt time.Time `bson:"c"`
+	ID        string    `bson:"i"`
 }
 
 // dueDoc lists a pending notification: DueAt is a hint, kept close to the
@@ -170,15 +199,24 @@ func (d *notificationDoc) notification() *notification.Notification {
 }
 
 // Create implements notification.Store. It inserts the notification, then
-// lists it as due; a crash in between is mended when the message that made
-// it is handled again (Create lists an existing notification too).
+// lists it in its user's feed and as due; a crash in between is mended when
+// the message that made it is handled again (Create lists an existing
+// notification too).
 func (s *Store) Create(ctx context.Context, n *notification.Notification) (bool, error) {
-	created := true
+	created, createdAt := true, n.CreatedAt
 	if _, err := s.notifications.InsertOne(ctx, toDoc(n)); err != nil {
 		if !mongo.IsDuplicateKeyError(err) {
 			return false, fmt.Errorf("insert notification %s: %w", n.ID, err)
 		}
 		created = false
+		d, err := s.byID(ctx, n.ID)
+		if err != nil || d == nil {
+			return false, err
+		}
+		createdAt = d.CreatedAt // listed under its own time
+	}
+	if err := s.addToFeed(ctx, n.UserID, n.ID, createdAt); err != nil {
+		return false, err
 	}
 	if n.Status == notification.StatusPending {
 		// If it was sent meanwhile, the worker drops the entry.
@@ -187,6 +225,27 @@ func (s *Store) Create(ctx context.Context, n *notification.Notification) (bool,
 		}
 	}
 	return created, nil
+}
+
+// addToFeed lists notification id in userID's feed, unless it is listed.
+func (s *Store) addToFeed(ctx context.Context, userID, id string, createdAt time.Time) error {
+	if userID == "" {
+		return nil
+	}
+	item := feedItem{CreatedAt: createdAt.UTC().Truncate(time.Millisecond), ID: id} // as BSON keeps it
+	add := func() error {
+		_, err := s.feeds.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+			bson.D{{Key: "$addToSet", Value: bson.D{{Key: "items", Value: item}}}}, options.UpdateOne().SetUpsert(true))
+		return err
+	}
+	err := add()
+	if mongo.IsDuplicateKeyError(err) { // two first upserts raced
+		err = add()
+	}
+	if err != nil {
+		return fmt.Errorf("list notification %s in %s's feed: %w", id, userID, err)
+	}
+	return nil
 }
 
 // addDue lists notification id as due at dueAt, unless it is listed.
@@ -249,39 +308,47 @@ func (s *Store) byID(ctx context.Context, id string) (*notificationDoc, error) {
 	return &d, nil
 }
 
-// ListByUser implements notification.Store.
+// ListByUser implements notification.Store: the user's feed by _id, then
+// the page's notifications by _id.
 func (s *Store) ListByUser(ctx context.Context, userID string, after *notification.Cursor, limit int) ([]*notification.Notification, error) {
-	filter := bson.D{{Key: "userId", Value: userID}}
-	if after != nil {
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "createdAt", Value: bson.D{{Key: "$lt", Value: after.CreatedAt}}}},
-			bson.D{{Key: "createdAt", Value: after.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
-		}})
+	var f feedDoc
+	err := s.feeds.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&f)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return []*notification.Notification{}, nil
 	}
-	opts := options.Find().
-		SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).
-		SetLimit(int64(limit))
-	docs, err := s.find(ctx, filter, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("find %s's feed: %w", userID, err)
 	}
-	out := make([]*notification.Notification, len(docs))
-	for i := range docs {
-		out[i] = docs[i].notification()
+	newerFirst := func(a, b feedItem) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	}
+	slices.SortFunc(f.Items, newerFirst)
+	items := f.Items
+	if after != nil {
+		pos := feedItem{CreatedAt: after.CreatedAt, ID: after.ID}
+		i, _ := slices.BinarySearchFunc(items, pos, newerFirst)
+		for i < len(items) && newerFirst(items[i], pos) <= 0 {
+			i++
+		}
+		items = items[i:]
+	}
+	out := make([]*notification.Notification, 0, min(limit, len(items)))
+	for _, it := range items {
+		if len(out) == limit {
+			break
+		}
+		d, err := s.byID(ctx, it.ID)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil && d.UserID == userID {
+			out = append(out, d.notification())
+		}
 	}
 	return out, nil
-}
-
-func (s *Store) find(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) ([]notificationDoc, error) {
-	cur, err := s.notifications.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, fmt.Errorf("find notifications: %w", err)
-	}
-	var docs []notificationDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read notifications: %w", err)
-	}
-	return docs, nil
 }
 
 // Due implements notification.Store. It reads the due collection, which
@@ -311,10 +378,12 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]string, er
 // (or only stretches the winner's lease to its own leaseUntil).
 func (s *Store) Claim(ctx context.Context, id string, now, leaseUntil time.Time) (*notification.Notification, error) {
 	d, err := s.byID(ctx, id)
-	if err != nil || d == nil {
+	if err != nil {
 		return nil, err
 	}
-	if d.Status != string(notification.StatusPending) {
+	if d == nil || d.Status != string(notification.StatusPending) {
+		// Create lists a notification after inserting it, so an entry
+		// without one lists nothing.
 		return nil, s.dropDue(ctx, id)
 	}
 	if d.DueAt.After(now) {
