@@ -410,9 +410,8 @@ func (s *Store) Claim(ctx context.Context, id string, now, leaseUntil time.Time)
 	if before.Lease != d.Lease {
 		return nil, nil // another worker claimed or finished it first
 	}
-	if err := s.setDue(ctx, id, leaseUntil); err != nil {
-		return nil, err
-	}
+	// The due entry keeps its hint: Finish moves or drops it, and a poll
+	// that finds it meanwhile corrects it (above). One write fewer.
 	d.Lease, d.Attempts, d.DueAt = lease, attempts, leaseUntil
 	return d.notification(), nil
 }
