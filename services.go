@@ -246,6 +246,12 @@ func buildNotifications(ctx context.Context, a *app) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	if a.embedded != nil {
+		// The store has created its collections: index their _id lookups.
+		if err := a.embedded.IndexIDLookups(ctx, db.Name()); err != nil {
+			return component{}, err
+		}
+	}
 	return component{handler: svc.Handler, run: svc.Run, ready: []subgraph.Check{mongoCheck(db), redisCheck(rdb)}}, nil
 }
 

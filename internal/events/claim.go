@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -93,15 +94,47 @@ func (c *Consumer) recreateGroup(ctx context.Context) {
 type groupClient struct {
 	*redis.Client
 	c *Consumer
+
+	mu  sync.Mutex
+	buf []redis.XMessage // read by XReadGroup, not yet handed to the subscriber
 }
 
 func (g *groupClient) Close() error { return nil }
 
+// XReadGroup reads new messages ReadCount at a time and hands them to the
+// subscriber one per call, which is all it takes from a read (Watermill's
+// subscriber asks for one message per XREADGROUP and handles only the first
+// of an answer). Only its own reader goroutine calls it for a stream.
 func (g *groupClient) XReadGroup(ctx context.Context, a *redis.XReadGroupArgs) *redis.XStreamSliceCmd {
+	batch := g.c.opts.ReadCount > 1 && len(a.Streams) == 2 && a.Streams[1] == ">"
+	if batch {
+		g.mu.Lock()
+		if len(g.buf) > 0 {
+			m := g.buf[0]
+			g.buf = g.buf[1:]
+			g.mu.Unlock()
+			cmd := redis.NewXStreamSliceCmd(ctx)
+			cmd.SetVal([]redis.XStream{{Stream: a.Streams[0], Messages: []redis.XMessage{m}}})
+			return cmd
+		}
+		g.mu.Unlock()
+		args := *a
+		args.Count = int64(g.c.opts.ReadCount)
+		a = &args
+	}
 	cmd := g.Client.XReadGroup(ctx, a)
 	if isNoGroup(cmd.Err()) {
 		g.c.recreateGroup(ctx)
 		cmd = g.Client.XReadGroup(ctx, a)
+	}
+	if batch && cmd.Err() == nil {
+		xss := cmd.Val()
+		if len(xss) == 1 && len(xss[0].Messages) > 1 {
+			g.mu.Lock()
+			g.buf = append(g.buf, xss[0].Messages[1:]...)
+			g.mu.Unlock()
+			cmd.SetVal([]redis.XStream{{Stream: xss[0].Stream, Messages: xss[0].Messages[:1]}})
+		}
 	}
 	return cmd
 }

@@ -64,9 +64,18 @@ type ConsumerOptions struct {
 	// handler runs; so ClaimIdle only bounds how fast a dead consumer's work
 	// is taken over. Default 5 seconds.
 	ClaimIdle time.Duration
+	// ReadCount is how many messages one XREADGROUP reads at most; the
+	// consumer hands them to its handler one at a time, in stream order.
+	// They are delivered to this consumer (pending) from the read on, so a
+	// crash or a stop leaves them to be claimed or handed back like the one
+	// being handled. Default 10; 1 reads one message per round trip.
+	ReadCount int
 	// Log receives handler failures and dead-lettered messages. Default: discard.
 	Log *slog.Logger
 }
+
+// DefaultReadCount is ConsumerOptions.ReadCount's default.
+const DefaultReadCount = 10
 
 // DefaultClaimIdle is ConsumerOptions.ClaimIdle's default: a message held by
 // a dead consumer is handed to another well inside a saga step's deadline.
@@ -103,6 +112,9 @@ func NewConsumer(rdb *redis.Client, opts ConsumerOptions) *Consumer {
 	if opts.ClaimIdle <= 0 {
 		opts.ClaimIdle = DefaultClaimIdle
 	}
+	if opts.ReadCount <= 0 {
+		opts.ReadCount = DefaultReadCount
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -127,7 +139,8 @@ func (c *Consumer) RunTx(ctx context.Context, pool *pgxpool.Pool, h TxHandler) e
 
 // handleOnce runs h in a transaction that first records m in the inbox.
 func (c *Consumer) handleOnce(ctx context.Context, pool *pgxpool.Pool, m Message, h TxHandler) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	// BeginFunc: follow-up messages wake the in-process relay on commit.
+	return BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// A concurrent delivery of the same message waits here on the primary
 		// key until this transaction ends, then sees it handled.
 		tag, err := tx.Exec(ctx, `

@@ -50,6 +50,10 @@ type Relay struct {
 	log  *slog.Logger
 	wake chan struct{}
 
+	// noListen, if set, leaves out LISTEN: only nudges and the poll wake
+	// the relay. Tests use it.
+	noListen bool
+
 	// beforeDelete, if set, runs after XADD and before the rows are deleted;
 	// an error aborts the pass. Tests use it to simulate a crash.
 	beforeDelete func() error
@@ -81,15 +85,19 @@ func NewRelay(pool *pgxpool.Pool, rdb *redis.Client, opts RelayOptions) *Relay {
 }
 
 // Run publishes the outbox until ctx is done, then returns nil. It wakes on
-// every commit that added messages (LISTEN/NOTIFY) and every PollInterval.
+// every commit that added messages (LISTEN/NOTIFY, or at once for a commit
+// of this process: see [BeginFunc]) and every PollInterval.
 // Errors talking to PostgreSQL or Redis are logged and retried; Run returns
 // an error only if the outbox table does not exist (Migrate was not called).
 func (r *Relay) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer registerRelay(r)() // BeginFunc and Notify in this process wake it
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Go(func() { r.listen(ctx) })
+	if !r.noListen {
+		wg.Go(func() { r.listen(ctx) })
+	}
 
 	tick := time.NewTicker(r.opts.PollInterval)
 	defer tick.Stop()

@@ -100,7 +100,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	})
 	svc := notification.NewService(notification.Config{
 		Store:   store,
-		Created: worker.Nudge,
+		Created: worker.Enqueue,
 		Log:     log,
 		Now:     c.Now,
 	})

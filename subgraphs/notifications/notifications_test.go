@@ -251,6 +251,10 @@ func TestDeliveryGivesUp(t *testing.T) {
 				t.Errorf("the server accepted %d emails", len(e.smtp.Mails()))
 			}
 			_, key, _ := gid.Decode(got.ID)
+			// The worker logs the give-up once it has recorded it.
+			notifytest.Await(t, "the give-up to be logged", func() bool {
+				return len(e.logs.find("notification failed; giving up", "notification_id", key)) > 0
+			})
 			recs := e.logs.find("notification failed; giving up", "notification_id", key)
 			if len(recs) != 1 || recs[0].Level.String() != "ERROR" {
 				t.Errorf("want one Error record of the give-up, got %d", len(recs))

@@ -67,6 +67,9 @@ type config struct {
 	// instead of -c.
 	CheckoutLevels []int
 	Flash          flashOptions
+	// CPUProfile: write a CPU profile of the -target=all process during each
+	// checkout measurement to this file.
+	CPUProfile string
 }
 
 var allTargets = []string{"ours", "nautilus", "direct"}
@@ -119,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of each request")
 	fs.BoolVar(&c.GatewayDedupe, "gateway-dedupe", true, "run our gateway with in-flight query deduplication; compare a run with -gateway-dedupe=false (scenario hot)")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the shopgraph -target=all process during the checkout measurement to this `file` (one per level of -checkout-c: file-c8.pprof, …); builds it with -tags pprof")
 	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on stderr (when it is a terminal)")
 	fs.IntVar(&c.Fanout.Subscribers, "subscribers", 1000, "fanout: websocket subscribers (one socket each in the harness)")
 	fs.IntVar(&c.Fanout.EventsPerSec, "events-per-sec", 1000, "fanout: order status events published per second, in total")
@@ -179,6 +183,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.Seed.CheckoutCustomers = c.Load.Concurrency
 	for _, n := range c.CheckoutLevels {
 		c.Seed.CheckoutCustomers = max(c.Seed.CheckoutCustomers, n)
+	}
+	if c.CPUProfile != "" && (c.Binary != "" || c.GatewayURL != "") {
+		errs = append(errs, errors.New("-cpuprofile needs the harness to build the binary (no -bin or -gateway-url)"))
 	}
 	if c.Flash.Stock < 1 || c.Flash.Customers < c.Flash.Stock {
 		errs = append(errs, errors.New("-flash-stock must be at least 1 and at most -flash-customers"))
@@ -316,6 +323,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	m := &measurer{cfg: cfg, data: data, hc: hc, targets: targets, proxies: proxies, oursCounted: oursCounted,
 		bar: newProgress(stderr, cfg.Progress), log: stderr}
+	if sys != nil {
+		m.pprofURL = sys.PprofURL
+	}
 	rep.Rows = m.all(ctx)
 	if fanout && ctx.Err() == nil {
 		rep.Fanout, err = runFanoutTargets(ctx, cfg, sys, gatewayURL, subgraphs, stderr)
@@ -363,6 +373,7 @@ type measurer struct {
 	oursCounted bool // ours reaches the subgraphs through the proxies
 	bar         *progress
 	log         io.Writer
+	pprofURL    string // with -cpuprofile: the system's /debug/pprof/
 }
 
 // all measures every chosen scenario against every target it applies to,
@@ -428,7 +439,11 @@ func (m *measurer) oneAt(ctx context.Context, sc scenario, target, url string, c
 	}
 	m.bar.label = sc.Name + "/" + target
 	before := m.upstream()
+	profiled := m.profile(ctx, sc, target, concurrency)
 	s := runPhase(ctx, opts, opts.Duration, opts.Requests, op, m.bar)
+	if err := profiled(); err != nil {
+		fmt.Fprintln(m.log, "bench: cpu profile:", err)
+	}
 	if ctx.Err() != nil {
 		return row{}, false
 	}
@@ -506,4 +521,46 @@ func commandLine(args []string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// profile starts a CPU profile of the system for the checkout measurement
+// about to run, with -cpuprofile, and returns the function that waits for it
+// and writes it.
+func (m *measurer) profile(ctx context.Context, sc scenario, target string, concurrency int) (wait func() error) {
+	if m.pprofURL == "" || sc.Name != "checkout" || target != "ours" || m.cfg.Load.Requests > 0 {
+		return func() error { return nil }
+	}
+	path := m.cfg.CPUProfile
+	if len(m.cfg.CheckoutLevels) > 1 {
+		ext := filepath.Ext(path)
+		path = fmt.Sprintf("%s-c%d%s", strings.TrimSuffix(path, ext), concurrency, ext)
+	}
+	secs := max(1, int(m.cfg.Load.Duration.Round(time.Second)/time.Second))
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%sprofile?seconds=%d", m.pprofURL, secs), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", req.URL, resp.Status)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.log, "bench: CPU profile of %s -c %d written to %s\n", sc.Name, concurrency, path)
+			return nil
+		}()
+	}()
+	return func() error { return <-done }
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -32,6 +33,8 @@ type system struct {
 	Subgraphs  map[string]string // service name → GraphQL URL, as printed
 	Order      []string          // service names in the order printed
 	Build      string            // what the binary was built from, e.g. "/src at 1a2b3c4-dirty"
+	// PprofURL is the -target=all process's /debug/pprof/ (with -cpuprofile).
+	PprofURL string
 
 	dir, bin    string
 	adminDBURL  string // maintenance database, to drop ours
@@ -87,7 +90,11 @@ func startSystem(ctx context.Context, cfg config, log io.Writer) (_ *system, err
 			s.Build += " at " + strings.TrimSpace(string(rev))
 		}
 		fmt.Fprintf(log, "bench: building shopgraph from %s\n", s.Build)
-		build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, ".")
+		buildArgs := []string{"build", "-o", s.bin}
+		if cfg.CPUProfile != "" {
+			buildArgs = append(buildArgs, "-tags", "pprof") // see pprof.go at the root
+		}
+		build := exec.CommandContext(ctx, "go", append(buildArgs, ".")...)
 		build.Dir = cfg.Repo
 		build.Stdout, build.Stderr = log, log
 		if err := build.Run(); err != nil {
@@ -112,7 +119,16 @@ func startSystem(ctx context.Context, cfg config, log io.Writer) (_ *system, err
 		args = append(args, "-"+name+"-port=0")
 	}
 	fmt.Fprintf(log, "bench: starting shopgraph -target=all (database %s, Redis prefix %s)\n", s.dbName, s.redisPrefix)
-	p, urls, order, err := s.start(ctx, "shopgraph", args)
+	var env []string
+	if cfg.CPUProfile != "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, "SHOPGRAPH_BENCH_PPROF_ADDR="+addr)
+		s.PprofURL = "http://" + addr + "/debug/pprof/"
+	}
+	p, urls, order, err := s.start(ctx, "shopgraph", args, env...)
 	if err != nil {
 		return nil, err
 	}
@@ -162,9 +178,9 @@ func (s *system) startGatewayNamed(ctx context.Context, name string, upstream ma
 
 // start runs the binary and reads the "name: URL" lines it prints until the
 // gateway's "GraphQL:" line.
-func (s *system) start(ctx context.Context, name string, args []string) (*process, map[string]string, []string, error) {
+func (s *system) start(ctx context.Context, name string, args []string, env ...string) (*process, map[string]string, []string, error) {
 	cmd := exec.Command(s.bin, args...)
-	cmd.Env = childEnv(os.Environ())
+	cmd.Env = append(childEnv(os.Environ()), env...)
 	p := &process{name: name, cmd: cmd, exited: make(chan struct{}), stderr: &tail{max: 16 << 10}}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
@@ -337,4 +353,14 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// freeAddr returns a loopback address with a port free at the moment.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

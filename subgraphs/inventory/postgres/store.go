@@ -48,6 +48,11 @@ func (s *Store) WithTx(tx pgx.Tx, cause events.Message) *Store {
 // inTx runs fn in a transaction (a savepoint when the store is bound to an
 // outer transaction) and commits it if fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(q *Queries, tx pgx.Tx) error) error {
+	if pool, ok := s.db.(*pgxpool.Pool); ok {
+		// events.BeginFunc wakes this process's relay after the commit.
+		err := events.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(New(tx), tx) })
+		return translate(err)
+	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,6 +99,25 @@ func TestListByUserPagesNewestFirst(t *testing.T) {
 	}
 }
 
+// claimDue claims as the worker does: the first of the due IDs that it wins.
+func claimDue(t *testing.T, s *mongo.Store, now, leaseUntil time.Time) *notification.Notification {
+	t.Helper()
+	ids, err := s.Due(t.Context(), now, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		n, err := s.Claim(t.Context(), id, now, leaseUntil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
 func TestClaimAndFinish(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
@@ -114,33 +134,38 @@ func TestClaimAndFinish(t *testing.T) {
 	}
 
 	lease := t0.Add(time.Minute)
-	n, err := s.Claim(ctx, t0, lease, "w1")
-	if err != nil || n == nil {
-		t.Fatalf("Claim = %v, %v", n, err)
+	n := claimDue(t, s, t0, lease)
+	if n == nil || n.ID != "early:email" || n.Attempts != 1 || n.Claim == "" || !n.DueAt.Equal(lease) {
+		t.Fatalf("claimed %+v; want early, attempt 1, held until the lease ends", n)
 	}
-	if n.ID != "early:email" || n.Attempts != 1 || n.Claim != "w1" || !n.DueAt.Equal(lease) {
-		t.Fatalf("claimed %+v; want early, attempt 1, held by w1 until the lease ends", n)
+	w1 := n.Claim
+	// late is not due yet and early is held, asked for by ID or not.
+	if n := claimDue(t, s, t0.Add(time.Second), lease); n != nil {
+		t.Fatalf("second claim = %+v; want nothing due", n)
 	}
-	// late is not due yet and early is held.
-	if n, err := s.Claim(ctx, t0.Add(time.Second), lease, "w2"); err != nil || n != nil {
-		t.Fatalf("second Claim = %+v, %v; want nothing due", n, err)
+	for _, id := range []string{"early:email", "late:email", "missing"} {
+		if n, err := s.Claim(ctx, id, t0.Add(time.Second), lease); err != nil || n != nil {
+			t.Fatalf("Claim(%s) = %+v, %v; want nothing", id, n, err)
+		}
 	}
 
-	// Another worker cannot record an outcome for w1's claim.
-	if held, err := s.Finish(ctx, "early:email", "w2", notification.StatusSent, "", t0, time.Time{}); err != nil || held {
-		t.Fatalf("Finish with the wrong claim = %v, %v; want false", held, err)
+	if _, err := s.Finish(ctx, "early:email", "w1", notification.StatusSent, "", t0, time.Time{}); err == nil {
+		t.Fatal("Finish with a claim that Claim did not make succeeded")
 	}
 	retry := t0.Add(30 * time.Second)
-	if held, err := s.Finish(ctx, "early:email", "w1", notification.StatusPending, "mail server unavailable", t0, retry); err != nil || !held {
+	if held, err := s.Finish(ctx, "early:email", w1, notification.StatusPending, "mail server unavailable", t0, retry); err != nil || !held {
 		t.Fatalf("Finish(retry) = %v, %v", held, err)
 	}
+	if held, err := s.Finish(ctx, "early:email", w1, notification.StatusSent, "", t0, time.Time{}); err != nil || held {
+		t.Fatalf("second Finish under one claim = %v, %v; want false", held, err)
+	}
 	// Due again at retry, before late.
-	n, err = s.Claim(ctx, retry, retry.Add(time.Minute), "w3")
-	if err != nil || n == nil || n.ID != "early:email" || n.Attempts != 2 || n.LastError != "mail server unavailable" {
-		t.Fatalf("Claim after retry = %+v, %v", n, err)
+	n = claimDue(t, s, retry, retry.Add(time.Minute))
+	if n == nil || n.ID != "early:email" || n.Attempts != 2 || n.LastError != "mail server unavailable" || n.Claim == w1 {
+		t.Fatalf("claim after retry = %+v", n)
 	}
 	sent := retry.Add(time.Second)
-	if held, err := s.Finish(ctx, "early:email", "w3", notification.StatusSent, "", sent, time.Time{}); err != nil || !held {
+	if held, err := s.Finish(ctx, "early:email", n.Claim, notification.StatusSent, "", sent, time.Time{}); err != nil || !held {
 		t.Fatalf("Finish(sent) = %v, %v", held, err)
 	}
 	got, _ := s.Notifications(ctx, []string{"early:email"})
@@ -149,22 +174,65 @@ func TestClaimAndFinish(t *testing.T) {
 	}
 
 	// A lease that runs out makes the notification due again.
-	n, err = s.Claim(ctx, t0.Add(2*time.Minute), t0.Add(3*time.Minute), "w4")
-	if err != nil || n == nil || n.ID != "late:email" {
-		t.Fatalf("Claim late = %+v, %v", n, err)
+	w4 := claimDue(t, s, t0.Add(2*time.Minute), t0.Add(3*time.Minute))
+	if w4 == nil || w4.ID != "late:email" {
+		t.Fatalf("claim late = %+v", w4)
 	}
-	n, err = s.Claim(ctx, t0.Add(4*time.Minute), t0.Add(5*time.Minute), "w5")
-	if err != nil || n == nil || n.ID != "late:email" || n.Attempts != 2 || n.Claim != "w5" {
-		t.Fatalf("Claim after the lease ran out = %+v, %v", n, err)
+	w5 := claimDue(t, s, t0.Add(4*time.Minute), t0.Add(5*time.Minute))
+	if w5 == nil || w5.ID != "late:email" || w5.Attempts != 2 || w5.Claim == w4.Claim {
+		t.Fatalf("claim after the lease ran out = %+v", w5)
 	}
-	if held, err := s.Finish(ctx, "late:email", "w4", notification.StatusFailed, "x", t0, time.Time{}); err != nil || held {
+	if held, err := s.Finish(ctx, "late:email", w4.Claim, notification.StatusFailed, "x", t0, time.Time{}); err != nil || held {
 		t.Fatalf("Finish by the worker whose lease ran out = %v, %v; want false", held, err)
 	}
-	if held, err := s.Finish(ctx, "late:email", "w5", notification.StatusFailed, "refused", t0, time.Time{}); err != nil || !held {
+	if held, err := s.Finish(ctx, "late:email", w5.Claim, notification.StatusFailed, "refused", t0, time.Time{}); err != nil || !held {
 		t.Fatalf("Finish(failed) = %v, %v", held, err)
 	}
 	if _, ok, err := s.NextDue(ctx); err != nil || ok {
 		t.Errorf("NextDue after all finished = %v, %v; want none", ok, err)
+	}
+	if ids, err := s.Due(ctx, t0.Add(time.Hour), 16); err != nil || len(ids) != 0 {
+		t.Errorf("Due after all finished = %v, %v; want none", ids, err)
+	}
+}
+
+// TestConcurrentClaimsHaveOneWinner: workers racing for one notification
+// by ID; exactly one holds it, and only its outcome is recorded.
+func TestConcurrentClaimsHaveOneWinner(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := t.Context()
+	if _, err := s.Create(ctx, pending("hot:email", "u1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 8
+	var mu sync.Mutex
+	var winners []*notification.Notification
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			n, err := s.Claim(ctx, "hot:email", t0, t0.Add(time.Minute+time.Duration(i)*time.Millisecond))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if n != nil {
+				mu.Lock()
+				winners = append(winners, n)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("%d workers claimed it, want 1", len(winners))
+	}
+	if held, err := s.Finish(ctx, "hot:email", winners[0].Claim, notification.StatusSent, "", t0, time.Time{}); err != nil || !held {
+		t.Fatalf("winner's Finish = %v, %v", held, err)
+	}
+	got, _ := s.Notifications(ctx, []string{"hot:email"})
+	if n := got["hot:email"]; n.Status != notification.StatusSent || n.Attempts != 1 {
+		t.Errorf("after the race: %+v; want SENT after one attempt", n)
 	}
 }
 

@@ -28,9 +28,9 @@ type Config struct {
 	Store Store
 	// Shop is the shop's name in messages (DefaultShop if empty).
 	Shop string
-	// Created is called after new notifications were stored, to wake the
-	// worker that sends them; nil for none.
-	Created func()
+	// Created is called with the IDs of new notifications once they are
+	// stored, to hand them to the worker that sends them; nil for none.
+	Created func(ids ...string)
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 	// Now defaults to time.Now.
@@ -45,7 +45,7 @@ type Config struct {
 type Service struct {
 	store   Store
 	shop    string
-	created func()
+	created func(ids ...string)
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -57,7 +57,7 @@ func NewService(c Config) *Service {
 		s.shop = DefaultShop
 	}
 	if s.created == nil {
-		s.created = func() {}
+		s.created = func(...string) {}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -200,7 +200,7 @@ func (s *Service) notify(ctx context.Context, src Source, r Recipient, kind Kind
 			Recipient: prefs.Phone, RecipientName: r.Name, Body: msg.SMS,
 		})
 	}
-	created := false
+	var created []string
 	for _, n := range out {
 		n.UserID, n.Kind, n.OrderID = r.UserID, kind, orderID
 		n.Status, n.CreatedAt, n.DueAt = StatusPending, now, now
@@ -208,10 +208,12 @@ func (s *Service) notify(ctx context.Context, src Source, r Recipient, kind Kind
 		if err != nil {
 			return fmt.Errorf("store notification %s: %w", n.ID, err)
 		}
-		created = created || ok
+		if ok {
+			created = append(created, n.ID)
+		}
 	}
-	if created {
-		s.created()
+	if len(created) > 0 {
+		s.created(created...)
 	}
 	return nil
 }

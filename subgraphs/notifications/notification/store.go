@@ -6,9 +6,11 @@ import (
 )
 
 // Store keeps the delivery log, the recipients and the preferences. Every
-// method is a single-document atomic operation (or a read), so the store
-// works on FerretDB v1, which has no transactions and loses concurrent
-// read-modify-write updates.
+// change is made of single-document atomic operations, so the store works on
+// FerretDB v1, which has no transactions and loses concurrent
+// read-modify-write updates; and every lookup that handling an event or
+// sending a notification makes is by key, so its cost does not grow with
+// the log.
 type Store interface {
 	// Create stores n unless a notification with n.ID exists already, and
 	// reports whether it stored it. A redelivered message makes the same IDs,
@@ -21,12 +23,17 @@ type Store interface {
 	// (nil: from the newest).
 	ListByUser(ctx context.Context, userID string, after *Cursor, limit int) ([]*Notification, error)
 
-	// Claim takes the PENDING notification that has been due the longest
-	// (DueAt <= now), if any, for the caller: in one atomic update it sets
-	// Claim to claim, DueAt to leaseUntil and counts one more attempt. It
-	// returns nil if none is due. A notification whose worker died is due
-	// again when its lease ends.
-	Claim(ctx context.Context, now, leaseUntil time.Time, claim string) (*Notification, error)
+	// Due returns up to limit IDs of PENDING notifications due at now,
+	// longest due first. It may return a few that are no longer due (Claim
+	// tells), never to the exclusion of those that are.
+	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// Claim takes notification id for the caller if it is PENDING and due
+	// (DueAt <= now): in one atomic update it sets DueAt to leaseUntil and
+	// counts one more attempt. The returned notification's Claim identifies
+	// the lease, for Finish. It returns nil if the notification does not
+	// exist, is not pending or not due, or another worker claimed it first.
+	// A notification whose worker died is due again when its lease ends.
+	Claim(ctx context.Context, id string, now, leaseUntil time.Time) (*Notification, error)
 	// NextDue returns the earliest DueAt of the PENDING notifications, or
 	// false if there are none.
 	NextDue(ctx context.Context) (time.Time, bool, error)

@@ -2,8 +2,6 @@ package notification
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -58,7 +56,16 @@ type Worker struct {
 	c     WorkerConfig
 	log   *slog.Logger
 	nudge chan struct{}
+	// queue holds the IDs of notifications just made in this process, so
+	// that they are claimed by ID without asking the store what is due.
+	queue chan string
 }
+
+// queueSize bounds Worker.queue; IDs beyond it are found by the poll.
+const queueSize = 4096
+
+// dueBatch is how many due IDs one poll of the store reads.
+const dueBatch = 16
 
 // NewWorker returns a worker; Run starts it.
 func NewWorker(c WorkerConfig) *Worker {
@@ -86,7 +93,7 @@ func NewWorker(c WorkerConfig) *Worker {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Worker{c: c, log: c.Log.With("component", "notifications.worker"), nudge: make(chan struct{}, 1)}
+	return &Worker{c: c, log: c.Log.With("component", "notifications.worker"), nudge: make(chan struct{}, 1), queue: make(chan string, queueSize)}
 }
 
 // Nudge tells the worker that notifications are due now. It never blocks.
@@ -95,6 +102,18 @@ func (w *Worker) Nudge() {
 	case w.nudge <- struct{}{}:
 	default:
 	}
+}
+
+// Enqueue tells the worker that the notifications ids were just made and
+// are due now. It never blocks: an ID that does not fit waits for the poll.
+func (w *Worker) Enqueue(ids ...string) {
+	for _, id := range ids {
+		select {
+		case w.queue <- id:
+		default:
+		}
+	}
+	w.Nudge()
 }
 
 // Run sends notifications until ctx ends, then returns nil once the
@@ -141,18 +160,11 @@ func (w *Worker) sleep(ctx context.Context, d time.Duration) {
 // SendOne claims one due notification, if there is one, attempts to send
 // it and records the outcome. It reports whether it found one.
 func (w *Worker) SendOne(ctx context.Context) (bool, error) {
-	now := w.c.Now().UTC()
-	claim, err := newClaim()
-	if err != nil {
+	n, err := w.claim(ctx)
+	if err != nil || n == nil {
 		return false, err
 	}
-	n, err := w.c.Store.Claim(ctx, now, now.Add(2*w.c.SendTimeout), claim)
-	if err != nil {
-		return false, fmt.Errorf("claim notification: %w", err)
-	}
-	if n == nil {
-		return false, nil
-	}
+	claim := n.Claim
 	log := w.log.With("notification_id", n.ID, "kind", n.Kind, "channel", n.Channel,
 		"user_id", n.UserID, "attempt", n.Attempts)
 	sctx, cancel := context.WithTimeout(ctx, w.c.SendTimeout)
@@ -229,10 +241,36 @@ func (w *Worker) send(ctx context.Context, log *slog.Logger, n *Notification) (S
 	return "", Rejected(fmt.Sprintf("unknown channel %q", n.Channel), nil)
 }
 
-func newClaim() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+// claim claims the next due notification: one of this process's queue, or
+// else one the store lists as due. It returns nil if there is none.
+func (w *Worker) claim(ctx context.Context) (*Notification, error) {
+	polled := false
+	for {
+		var id string
+		select {
+		case id = <-w.queue:
+		default:
+			if polled {
+				return nil, nil
+			}
+			polled = true
+			ids, err := w.c.Store.Due(ctx, w.c.Now().UTC(), dueBatch)
+			if err != nil {
+				return nil, fmt.Errorf("find due notifications: %w", err)
+			}
+			if len(ids) == 0 {
+				return nil, nil
+			}
+			id = ids[0]
+			w.Enqueue(ids[1:]...)
+		}
+		now := w.c.Now().UTC()
+		n, err := w.c.Store.Claim(ctx, id, now, now.Add(2*w.c.SendTimeout))
+		if err != nil {
+			return nil, fmt.Errorf("claim notification %s: %w", id, err)
+		}
+		if n != nil {
+			return n, nil
+		}
 	}
-	return hex.EncodeToString(b), nil
 }

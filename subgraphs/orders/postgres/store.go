@@ -84,7 +84,7 @@ func (s *Store) inTx(ctx context.Context, fn func(q *Queries, tx pgx.Tx) error) 
 	if s.tx != nil {
 		return pgx.BeginFunc(ctx, s.tx, run)
 	}
-	return pgx.BeginFunc(ctx, s.pool, run)
+	return events.BeginFunc(ctx, s.pool, run)
 }
 
 // NextNumber implements order.Store.

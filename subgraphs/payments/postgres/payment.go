@@ -82,7 +82,7 @@ func (s *Store) Append(ctx context.Context, p *payment.Payment, evs []payment.Ev
 		}
 	}
 	next := p.With(evs...)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		for _, e := range evs {
 			data, err := json.Marshal(e.Data)
@@ -140,7 +140,7 @@ func (s *Store) Publish(ctx context.Context, notices ...payment.Notice) error {
 	if len(notices) == 0 {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return s.outbox(ctx, tx, notices)
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/events"
 	"github.com/shopgraph/shopgraph/subgraphs/shipping/shipment"
 )
 
@@ -84,7 +85,7 @@ func (s *Store) Open(ctx context.Context, sh shipment.Shipment) (*shipment.Shipm
 		created   bool
 		cancelled *shipment.Cancellation
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		if err := q.LockOrder(ctx, LockOrderParams{LockClass: orderLockClass, OrderID: sh.OrderID}); err != nil {
 			return fmt.Errorf("lock order: %w", err)
@@ -141,7 +142,7 @@ func (s *Store) Open(ctx context.Context, sh shipment.Shipment) (*shipment.Shipm
 // Update implements shipment.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*shipment.Shipment) ([]shipment.Notice, error)) (*shipment.Shipment, error) {
 	var out *shipment.Shipment
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		row, err := q.LockShipment(ctx, id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -162,7 +163,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*shipment.Shipmen
 // CancelOrder implements shipment.Store.
 func (s *Store) CancelOrder(ctx context.Context, c shipment.Cancellation, fn func(*shipment.Shipment) ([]shipment.Notice, error)) (*shipment.Shipment, error) {
 	var out *shipment.Shipment
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		if err := q.LockOrder(ctx, LockOrderParams{LockClass: orderLockClass, OrderID: c.OrderID}); err != nil {
 			return fmt.Errorf("lock order: %w", err)
@@ -244,7 +245,7 @@ func (s *Store) StepDue(ctx context.Context, due time.Time, limit int, fn func(*
 	n := 0
 	for n < limit {
 		found := false
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			q := s.q.WithTx(tx)
 			row, err := q.LockDueShipment(ctx, due)
 			if errors.Is(err, pgx.ErrNoRows) {

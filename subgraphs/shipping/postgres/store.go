@@ -48,7 +48,7 @@ func (s *Store) Publish(ctx context.Context, notices ...shipment.Notice) error {
 	if len(notices) == 0 {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return s.outbox(ctx, tx, notices)
 	})
 }

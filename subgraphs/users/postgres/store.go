@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
+	"github.com/shopgraph/shopgraph/internal/events"
 	pg "github.com/shopgraph/shopgraph/internal/postgres"
 	"github.com/shopgraph/shopgraph/subgraphs/users/user"
 )
@@ -33,7 +34,7 @@ func NewStore(pool *pgxpool.Pool, log *slog.Logger) *PGStore {
 
 // inTx runs fn in a transaction, committed if fn returns nil.
 func (s *PGStore) inTx(ctx context.Context, fn func(q *Queries) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return fn(s.q.WithTx(tx))
 	})
 }

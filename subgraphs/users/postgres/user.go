@@ -20,7 +20,7 @@ func (r userRow) user() user.User {
 // CreateUser implements user.Store. UserRegistered goes to the outbox in
 // the same transaction, for the notifications service's welcome email.
 func (s *PGStore) CreateUser(ctx context.Context, u user.User) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := events.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := s.q.WithTx(tx).CreateUser(ctx, CreateUserParams{
 			ID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone, Role: string(u.Role),
 			PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
