@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/maypok86/otter/v2"
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 )
@@ -160,17 +162,42 @@ func (r *RemoteKeys) Keys(ctx context.Context) (jwk.Set, error) {
 }
 
 // Verifier verifies access tokens.
+//
+// It remembers the tokens it has verified (a bounded in-process cache), so
+// that the same token arriving again — at the gateway, then at each service
+// a request reaches, then on every request of a session — costs a map
+// lookup instead of an Ed25519 verification (8–15% of the CPU of a checkout
+// before). A remembered token is still refused once it expires, and is
+// verified afresh when the key set changes (a JWKS refresh), so a key taken
+// out of the set stops being trusted at the next refresh as before.
 type Verifier struct {
-	keys KeySource
-	now  func() time.Time
+	keys     KeySource
+	now      func() time.Time
+	verified *otter.Cache[string, verified]
 }
+
+// verified is a token that passed Verify under the key set set.
+type verified struct {
+	id  Identity
+	set jwk.Set
+}
+
+// verifiedTokens bounds the tokens a Verifier remembers, and verifiedFor how
+// long it remembers one (less if the token expires sooner).
+const (
+	verifiedTokens = 10_000
+	verifiedFor    = 5 * time.Minute
+)
 
 // NewVerifier returns a Verifier that trusts the keys from src.
 func NewVerifier(src KeySource, now func() time.Time) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{keys: src, now: now}
+	return &Verifier{keys: src, now: now, verified: otter.Must(&otter.Options[string, verified]{
+		MaximumSize:      verifiedTokens,
+		ExpiryCalculator: otter.ExpiryWriting[string, verified](verifiedFor),
+	})}
 }
 
 // VerifyUser is Verify for a token that must be a user's (a customer's or an
@@ -198,12 +225,37 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("verify token: %w", err)
 	}
+	if e, ok := v.verified.GetIfPresent(token); ok && e.set == set {
+		if v.now().After(e.id.Expires.Add(acceptableSkew)) {
+			v.verified.Invalidate(token)
+			return Identity{}, apperr.Errorf(apperr.Unauthenticated, "token expired")
+		}
+		id := e.id
+		id.Scopes, id.Audience = slices.Clone(id.Scopes), slices.Clone(id.Audience)
+		return id, nil
+	}
+	id, err := v.verify(token, set)
+	if err != nil {
+		return Identity{}, err
+	}
+	if !id.Expires.IsZero() {
+		v.verified.Set(token, verified{id: id, set: set})
+		id.Scopes, id.Audience = slices.Clone(id.Scopes), slices.Clone(id.Audience)
+	}
+	return id, nil
+}
+
+// acceptableSkew is the clock skew tolerated on a token's lifetime.
+const acceptableSkew = 5 * time.Second
+
+// verify checks token against set (see Verify).
+func (v *Verifier) verify(token string, set jwk.Set) (Identity, error) {
 	tok, err := jwt.ParseString(token,
 		jwt.WithKeySet(set),
 		jwt.WithValidate(true),
 		jwt.WithIssuer(Issuer),
 		jwt.WithClock(jwt.ClockFunc(v.now)),
-		jwt.WithAcceptableSkew(5*time.Second),
+		jwt.WithAcceptableSkew(acceptableSkew),
 	)
 	if err != nil {
 		if errors.Is(err, jwt.TokenExpiredError()) {
