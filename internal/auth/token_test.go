@@ -15,18 +15,7 @@ import (
 
 func newKey(t *testing.T) (*auth.Signer, *auth.Verifier, func(time.Time) *auth.Signer) {
 	t.Helper()
-	pemKey, err := auth.GenerateEd25519PEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := auth.ParsePrivateKeyPEM(pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := auth.PublicSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, set := newPair(t)
 	s, err := auth.NewSigner(key, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
