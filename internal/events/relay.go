@@ -193,6 +193,8 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	pipe := r.rdb.Pipeline()
 	seqs := make([]int64, len(rows))
 	sends := make([]trace.Span, 0, len(rows))
+	// The XADDs of one message are its send span's; those of several
+	// (perhaps of several traces) belong to none of them.
 	sendCtx := ctx
 	defer func() {
 		for _, s := range sends {
@@ -203,7 +205,9 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		msg := row.msg
 		if sctx, span := startSend(ctx, row.stream, &msg); span != nil {
 			sends = append(sends, span)
-			sendCtx = sctx
+			if len(rows) == 1 {
+				sendCtx = sctx
+			}
 		}
 		values, err := toWatermill(msg)
 		if err != nil {
@@ -216,11 +220,6 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			Approx: r.opts.MaxLen > 0,
 		})
 		seqs[i] = row.seq
-	}
-	if len(rows) > 1 || len(sends) == 0 {
-		// The XADDs of several messages (perhaps of several traces) belong
-		// to none of their spans.
-		sendCtx = ctx
 	}
 	if _, err := pipe.Exec(sendCtx); err != nil {
 		for _, s := range sends {
