@@ -42,6 +42,9 @@ type outcome struct {
 	// Latency, if set, replaces the latency the runner measured (checkout
 	// reports placeOrder → CONFIRMED).
 	Latency time.Duration
+	// Saga, if set, is the checkout saga's duration as the orders service
+	// recorded it (placed → CONFIRMED).
+	Saga time.Duration
 	// Requests is how many gateway requests the operation sent (1 if 0).
 	Requests int
 }
@@ -96,18 +99,22 @@ type stats struct {
 	CheckFailures   atomic.Int64
 	Elapsed         time.Duration
 	Latency         *latencies
+	Saga            *latencies // of the outcomes that report one
 
 	mu      sync.Mutex
 	samples []string // the first few distinct error messages
 }
 
-func newStats() *stats { return &stats{Latency: newLatencies()} }
+func newStats() *stats { return &stats{Latency: newLatencies(), Saga: newLatencies()} }
 
 func (s *stats) add(o outcome, measured time.Duration) {
 	if o.Latency > 0 {
 		measured = o.Latency
 	}
 	s.Latency.Record(measured)
+	if o.Saga > 0 {
+		s.Saga.Record(o.Saga)
+	}
 	s.Requests.Add(1)
 	s.GatewayRequests.Add(int64(max(o.Requests, 1)))
 	switch {

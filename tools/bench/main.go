@@ -66,7 +66,10 @@ type config struct {
 	// CheckoutLevels: the checkout scenario at each of these concurrencies
 	// instead of -c.
 	CheckoutLevels []int
-	Flash          flashOptions
+	// CheckoutPoll: checkout waits for CONFIRMED by polling order(id)
+	// every 20 ms instead of holding an orderStatusChanged subscription.
+	CheckoutPoll bool
+	Flash        flashOptions
 	// CPUProfile: write a CPU profile of the -target=all process during each
 	// checkout measurement to this file.
 	CPUProfile string
@@ -109,6 +112,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		return nil
 	})
+	fs.Func("checkout-wait", "how checkout waits for CONFIRMED: `live` (an orderStatusChanged subscription over SSE, as an order-tracking screen) or poll (order(id) every 20 ms)", func(v string) error {
+		switch v {
+		case "live", "poll":
+			c.CheckoutPoll = v == "poll"
+			return nil
+		}
+		return fmt.Errorf("want live or poll, got %q", v)
+	})
 	fs.IntVar(&c.Flash.Customers, "flash-customers", 500, "flashsale: customers who each order one unit of the hot SKU at once")
 	fs.IntVar(&c.Flash.Stock, "flash-stock", 50, "flashsale: units of the hot SKU in stock")
 	scenarioList := fs.String("scenarios", "typename,product,list,orders3hop,checkout", "scenarios to run, comma-separated")
@@ -122,7 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of each request")
 	fs.BoolVar(&c.GatewayDedupe, "gateway-dedupe", true, "run our gateway with in-flight query deduplication; compare a run with -gateway-dedupe=false (scenario hot)")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
-	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the shopgraph -target=all process during the checkout measurement to this `file` (one per level of -checkout-c: file-c8.pprof, …); builds it with -tags pprof")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the shopgraph -target=all process during the checkout measurement to this `file` (one per level of -checkout-c: file-c8.pprof, …); builds it with -tags pprof (a -bin binary must have been built so)")
 	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on stderr (when it is a terminal)")
 	fs.IntVar(&c.Fanout.Subscribers, "subscribers", 1000, "fanout: websocket subscribers (one socket each in the harness)")
 	fs.IntVar(&c.Fanout.EventsPerSec, "events-per-sec", 1000, "fanout: order status events published per second, in total")
@@ -184,8 +195,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	for _, n := range c.CheckoutLevels {
 		c.Seed.CheckoutCustomers = max(c.Seed.CheckoutCustomers, n)
 	}
-	if c.CPUProfile != "" && (c.Binary != "" || c.GatewayURL != "") {
-		errs = append(errs, errors.New("-cpuprofile needs the harness to build the binary (no -bin or -gateway-url)"))
+	if c.CPUProfile != "" && c.GatewayURL != "" {
+		errs = append(errs, errors.New("-cpuprofile needs the harness to start the system (no -gateway-url)"))
 	}
 	if c.Flash.Stock < 1 || c.Flash.Customers < c.Flash.Stock {
 		errs = append(errs, errors.New("-flash-stock must be at least 1 and at most -flash-customers"))
@@ -325,6 +336,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		bar: newProgress(stderr, cfg.Progress), log: stderr}
 	if sys != nil {
 		m.pprofURL = sys.PprofURL
+		m.metricsURL = sys.Subgraphs["orders"]
 	}
 	rep.Rows = m.all(ctx)
 	if fanout && ctx.Err() == nil {
@@ -374,6 +386,9 @@ type measurer struct {
 	bar         *progress
 	log         io.Writer
 	pprofURL    string // with -cpuprofile: the system's /debug/pprof/
+	// metricsURL: a URL the -target=all process serves (its /metrics tells
+	// how busy the saga's consumers were); "" with -gateway-url.
+	metricsURL string
 }
 
 // all measures every chosen scenario against every target it applies to,
@@ -432,7 +447,7 @@ func (m *measurer) oneAt(ctx context.Context, sc scenario, target, url string, c
 	if sc.flow != nil {
 		opts.Concurrency = min(opts.Concurrency, len(m.data.Checkout))
 	}
-	op := sc.operation(m.data, m.hc, url)
+	op := sc.operation(m.data, m.hc, url, flowOptions{Poll: m.cfg.CheckoutPoll})
 	if opts.Warmup > 0 {
 		m.bar.label = sc.Name + "/" + target + " warm-up"
 		runPhase(ctx, opts, opts.Warmup, 0, op, m.bar)
@@ -440,7 +455,9 @@ func (m *measurer) oneAt(ctx context.Context, sc scenario, target, url string, c
 	m.bar.label = sc.Name + "/" + target
 	before := m.upstream()
 	profiled := m.profile(ctx, sc, target, concurrency)
+	handled := m.handling(ctx, sc, target)
 	s := runPhase(ctx, opts, opts.Duration, opts.Requests, op, m.bar)
+	handled(s.Elapsed)
 	if err := profiled(); err != nil {
 		fmt.Fprintln(m.log, "bench: cpu profile:", err)
 	}
@@ -452,9 +469,36 @@ func (m *measurer) oneAt(ctx context.Context, sc scenario, target, url string, c
 		up = ptr(m.upstream() - before)
 	}
 	r := newRow(sc.Name, target, s, up)
-	fmt.Fprintf(m.log, "bench: %-22s %8.0f req/s  p50 %s ms  p99 %s ms  errors %d  failed checks %d\n",
-		sc.Name+"/"+target, r.RPS, msText(r.P50Ms), msText(r.P99Ms), r.Errors, r.FailedChecks)
+	saga := ""
+	if r.SagaP50Ms != nil {
+		saga = fmt.Sprintf("  saga p50 %s ms", msText(*r.SagaP50Ms))
+	}
+	fmt.Fprintf(m.log, "bench: %-22s %8.0f req/s  p50 %s ms  p99 %s ms  errors %d  failed checks %d%s\n",
+		sc.Name+"/"+target, r.RPS, msText(r.P50Ms), msText(r.P99Ms), r.Errors, r.FailedChecks, saga)
 	return r, true
+}
+
+// handling starts measuring how busy the saga's consumers are during a
+// checkout phase against ours; the returned func logs it.
+func (m *measurer) handling(ctx context.Context, sc scenario, target string) func(time.Duration) {
+	if m.metricsURL == "" || sc.flow == nil || target != "ours" {
+		return func(time.Duration) {}
+	}
+	before, err := scrapeHandling(ctx, m.hc, m.metricsURL)
+	if err != nil {
+		fmt.Fprintln(m.log, "bench: consumer metrics:", err)
+		return func(time.Duration) {}
+	}
+	return func(elapsed time.Duration) {
+		after, err := scrapeHandling(ctx, m.hc, m.metricsURL)
+		if err != nil {
+			fmt.Fprintln(m.log, "bench: consumer metrics:", err)
+			return
+		}
+		for _, l := range handlingReport(before, after, elapsed) {
+			fmt.Fprintln(m.log, "bench:   consumer", l)
+		}
+	}
 }
 
 // upstream is the number of requests the proxies have forwarded so far.

@@ -35,23 +35,27 @@ type machine struct {
 
 // row is one scenario against one target.
 type row struct {
-	Scenario        string   `json:"scenario"`
-	Target          string   `json:"target"`
-	Skipped         string   `json:"skipped,omitempty"`
-	Requests        int64    `json:"requests"`        // operations (checkout: orders)
-	GatewayRequests int64    `json:"gatewayRequests"` // requests sent to the target
-	Seconds         float64  `json:"seconds"`
-	RPS             float64  `json:"rps"`
-	OKRPS           float64  `json:"okRps"` // operations without error or failed check (checkout: orders CONFIRMED)
-	P50Ms           float64  `json:"p50Ms"`
-	P95Ms           float64  `json:"p95Ms"`
-	P99Ms           float64  `json:"p99Ms"`
-	MaxMs           float64  `json:"maxMs"`
-	Errors          int64    `json:"errors"`
-	FailedChecks    int64    `json:"failedChecks"`
-	Upstream        *int64   `json:"upstreamRequests,omitempty"`
-	UpstreamPerReq  *float64 `json:"upstreamPerRequest,omitempty"` // per gateway request
-	Samples         []string `json:"errorSamples,omitempty"`
+	Scenario        string  `json:"scenario"`
+	Target          string  `json:"target"`
+	Skipped         string  `json:"skipped,omitempty"`
+	Requests        int64   `json:"requests"`        // operations (checkout: orders)
+	GatewayRequests int64   `json:"gatewayRequests"` // requests sent to the target
+	Seconds         float64 `json:"seconds"`
+	RPS             float64 `json:"rps"`
+	OKRPS           float64 `json:"okRps"` // operations without error or failed check (checkout: orders CONFIRMED)
+	P50Ms           float64 `json:"p50Ms"`
+	P95Ms           float64 `json:"p95Ms"`
+	P99Ms           float64 `json:"p99Ms"`
+	MaxMs           float64 `json:"maxMs"`
+	Errors          int64   `json:"errors"`
+	FailedChecks    int64   `json:"failedChecks"`
+	// SagaP50Ms/SagaP99Ms: checkout's saga, placed → CONFIRMED, as the
+	// orders service recorded it (with -checkout-wait=live).
+	SagaP50Ms      *float64 `json:"sagaP50Ms,omitempty"`
+	SagaP99Ms      *float64 `json:"sagaP99Ms,omitempty"`
+	Upstream       *int64   `json:"upstreamRequests,omitempty"`
+	UpstreamPerReq *float64 `json:"upstreamPerRequest,omitempty"` // per gateway request
+	Samples        []string `json:"errorSamples,omitempty"`
 }
 
 // comparison sets ours against the baseline and against the subgraph.
@@ -79,6 +83,9 @@ func newRow(scenario, target string, s *stats, upstream *int64) row {
 		FailedChecks:    s.CheckFailures.Load(),
 		Samples:         s.Samples(),
 		Upstream:        upstream,
+	}
+	if s.Saga.Count() > 0 {
+		r.SagaP50Ms, r.SagaP99Ms = ptr(ms(s.Saga.Quantile(50))), ptr(ms(s.Saga.Quantile(99)))
 	}
 	if r.Seconds > 0 {
 		r.RPS = float64(r.Requests) / r.Seconds
@@ -157,6 +164,12 @@ func writeMarkdown(w io.Writer, r report) {
 		fmt.Fprintln(w, "|---|--:|--:|--:|")
 		for _, c := range r.Comparisons {
 			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.Scenario, ratioText(c.OursOverNautilusRPS), diffText(c.OursMinusDirectP50Ms), ratioText(c.OursOverDirectRPS))
+		}
+	}
+	for _, x := range r.Rows {
+		if x.SagaP50Ms != nil {
+			fmt.Fprintf(w, "\n- %s/%s: saga placed → CONFIRMED (orders service clock) p50 %s ms, p99 %s ms\n",
+				x.Scenario, x.Target, msText(*x.SagaP50Ms), msText(*x.SagaP99Ms))
 		}
 	}
 	writeFanout(w, r.Fanout)

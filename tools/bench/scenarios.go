@@ -19,7 +19,14 @@ type scenario struct {
 	NeedsOrders bool
 	Describe    string
 	next        func(d *seedData, i int) request
-	flow        func(d *seedData, hc *http.Client, url string) operation
+	flow        func(d *seedData, hc *http.Client, url string, o flowOptions) operation
+}
+
+// flowOptions are the choices a flow scenario offers.
+type flowOptions struct {
+	// Poll: wait for an order's status by polling order(id), not by
+	// subscription.
+	Poll bool
 }
 
 // request is one GraphQL request and the check of its data.
@@ -38,7 +45,7 @@ var scenarios = []scenario{
 	{Name: "hot", Direct: "products", Describe: "the same product(id) from every worker at once: what in-flight deduplication shares (-gateway-dedupe)", next: hotRequest},
 	{Name: "list", Describe: "products(first: 50) with each variant's stock (products → inventory)", next: listRequest},
 	{Name: "orders3hop", NeedsOrders: true, Describe: "myOrders → lines → variant → product, stock; → customer (orders → products → inventory, users)", next: ordersRequest},
-	{Name: "checkout", NeedsOrders: true, Describe: "addToCart + placeOrder, then order(id) polled every 20 ms until CONFIRMED", flow: checkoutFlow},
+	{Name: "checkout", NeedsOrders: true, Describe: "addToCart + placeOrder, then an orderStatusChanged subscription (SSE) until CONFIRMED (-checkout-wait=poll: order(id) every 20 ms)", flow: checkoutFlow},
 }
 
 func scenarioByName(name string) (scenario, bool) {
@@ -51,9 +58,9 @@ func scenarioByName(name string) (scenario, bool) {
 }
 
 // operation turns a request scenario into load against url.
-func (s scenario) operation(d *seedData, hc *http.Client, url string) operation {
+func (s scenario) operation(d *seedData, hc *http.Client, url string, o flowOptions) operation {
 	if s.flow != nil {
-		return s.flow(d, hc, url)
+		return s.flow(d, hc, url, o)
 	}
 	return func(ctx context.Context, _, i int) outcome {
 		r := s.next(d, i)
@@ -270,9 +277,11 @@ func checkOrders(data json.RawMessage, c customer, productNames map[string]strin
 }
 
 // checkoutFlow: the worker's own customer puts one unit of a variant in the
-// cart and places the order; the latency is from sending placeOrder until a
-// poll of order(id) sees it CONFIRMED.
-func checkoutFlow(d *seedData, hc *http.Client, url string) operation {
+// cart and places the order; the latency is from sending placeOrder until
+// the order is seen CONFIRMED (on its orderStatusChanged subscription, or by
+// a poll of order(id)). With the subscription, the outcome also carries the
+// saga's duration as the orders service recorded it.
+func checkoutFlow(d *seedData, hc *http.Client, url string, o flowOptions) operation {
 	// Every order gets its own idempotency key, across targets and phases.
 	run, seq := randomID(), atomic.Int64{}
 	dirty := make([]bool, len(d.Checkout))
@@ -329,15 +338,23 @@ func checkoutFlow(d *seedData, hc *http.Client, url string) operation {
 			return outcome{CheckErr: fmt.Errorf("placeOrder(%s × 1 at %d %s) = order %q, lines %+v, subtotal %s",
 				v.SKU, v.Price, v.Currency, p.ID, p.Lines, p.Subtotal), Requests: sent}
 		}
-		polls, err := awaitConfirmed(ctx, hc, url, c.Token, p.ID, 60*time.Second)
-		sent += polls
+		var saga time.Duration
+		var err error
+		if o.Poll {
+			var polls int
+			polls, err = awaitConfirmed(ctx, hc, url, c.Token, p.ID, 60*time.Second)
+			sent += polls
+		} else {
+			saga, err = awaitLive(ctx, hc, url, c.Token, p.ID, 60*time.Second)
+			sent++
+		}
 		if errors.Is(err, errNotConfirmed) {
 			return outcome{CheckErr: err, Requests: sent}
 		}
 		if err != nil {
 			return outcome{Err: err, Requests: sent}
 		}
-		return outcome{Latency: time.Since(start), Requests: sent}
+		return outcome{Latency: time.Since(start), Saga: saga, Requests: sent}
 	}
 }
 
