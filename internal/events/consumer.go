@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopgraph/shopgraph/internal/observability"
 )
@@ -42,8 +43,17 @@ type ConsumerOptions struct {
 	Group string
 	// Name identifies this consumer within the group. Default: host name
 	// plus a random suffix. A consumer handles one message at a time; for more
-	// throughput run several, each with its own Name.
+	// throughput set Workers, or run several, each with its own Name.
 	Name string
+	// Workers is how many messages this process handles at once: Run starts
+	// that many consumers of the group, named Name-1 … Name-N, each reading
+	// and handling its own messages as another replica's consumer would. So
+	// messages are no longer handled in stream order (nor are they across
+	// replicas): only handlers that are safe for concurrent and out-of-order
+	// delivery (the saga's steps are) may use more than one. Each worker
+	// reads ReadCount messages at a time (default 1 with several workers, so
+	// that one does not hold a batch while the others wait). Default 1.
+	Workers int
 	// Prefix is prepended to Stream and DeadLetterStream to form Redis keys.
 	Prefix string
 	// MaxRetries is how many times a failing message is retried after its
@@ -68,11 +78,22 @@ type ConsumerOptions struct {
 	// consumer hands them to its handler one at a time, in stream order.
 	// They are delivered to this consumer (pending) from the read on, so a
 	// crash or a stop leaves them to be claimed or handed back like the one
-	// being handled. Default 10; 1 reads one message per round trip.
+	// being handled. Default 10 (1 with Workers); 1 reads one message per
+	// round trip.
 	ReadCount int
 	// Log receives handler failures and dead-lettered messages. Default: discard.
 	Log *slog.Logger
 }
+
+// SagaWorkers is ConsumerOptions.Workers for the saga's steps whose
+// handlers lock what they change in PostgreSQL and accept messages in any
+// order (the orders service's event handling, the inventory's commands): a
+// step spends most of its time waiting on PostgreSQL, so one consumer per
+// process capped a service at one message per chain of round trips. The
+// payments and shipping commands keep one worker: each calls an outside
+// provider, and handled one at a time a duplicate delivery finds the first
+// one's result instead of calling the provider again.
+const SagaWorkers = 4
 
 // DefaultReadCount is ConsumerOptions.ReadCount's default.
 const DefaultReadCount = 10
@@ -112,8 +133,14 @@ func NewConsumer(rdb *redis.Client, opts ConsumerOptions) *Consumer {
 	if opts.ClaimIdle <= 0 {
 		opts.ClaimIdle = DefaultClaimIdle
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
 	if opts.ReadCount <= 0 {
 		opts.ReadCount = DefaultReadCount
+		if opts.Workers > 1 {
+			opts.ReadCount = 1
+		}
 	}
 	log := opts.Log
 	if log == nil {
@@ -164,6 +191,9 @@ func (c *Consumer) handleOnce(ctx context.Context, pool *pgxpool.Pool, m Message
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if c.opts.Stream == "" || c.opts.Group == "" || h == nil {
 		return errors.New("events consumer: Stream, Group and a handler are required")
+	}
+	if c.opts.Workers > 1 {
+		return c.runWorkers(ctx, h)
 	}
 	// The service whose telemetry records this consumer's work (see trace.go).
 	scope := observability.ScopeFrom(ctx)
@@ -246,6 +276,19 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	stopHeartbeat()
 	c.handBack()
 	return nil
+}
+
+// runWorkers runs Workers consumers of the group, each with its own name,
+// heartbeat and pending messages, until ctx is done or one of them fails.
+func (c *Consumer) runWorkers(ctx context.Context, h Handler) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range c.opts.Workers {
+		opts := c.opts
+		opts.Name, opts.Workers = fmt.Sprintf("%s-%d", c.opts.Name, i+1), 1
+		w := NewConsumer(c.rdb, opts)
+		g.Go(func() error { return w.Run(gctx, h) })
+	}
+	return g.Wait()
 }
 
 // handBack makes the messages this consumer was given but did not

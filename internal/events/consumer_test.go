@@ -254,3 +254,49 @@ func TestStoppedConsumerHandsBackItsMessage(t *testing.T) {
 	e.startTx(t, ConsumerOptions{Stream: "s", Group: "g", Name: "new", ClaimIdle: time.Hour}, recordEffect)
 	waitFor(t, "the handed-back message to be handled", func() bool { return e.effects(t, m.ID) == 1 })
 }
+
+func TestWorkersHandleMessagesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startRelay(t, RelayOptions{})
+	const workers, messages = 4, 12
+	var inFlight, most atomic.Int32
+	all := make(chan struct{})
+	var allOnce sync.Once
+	e.startTx(t, ConsumerOptions{Stream: "s", Group: "g", Workers: workers},
+		func(ctx context.Context, tx pgx.Tx, m Message) error {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for {
+				if m := most.Load(); n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			if n == workers {
+				allOnce.Do(func() { close(all) })
+			}
+			// Hold the message until every worker has one (or give up after
+			// a while: the assertion below then fails).
+			select {
+			case <-all:
+			case <-time.After(5 * time.Second):
+			}
+			return recordEffect(ctx, tx, m)
+		})
+
+	var ids []string
+	for i := range messages {
+		m := newMessage(t, "test.Work", fmt.Sprint("k", i), i)
+		ids = append(ids, m.ID)
+		e.publish(t, "s", m)
+	}
+	waitFor(t, "every message to be acknowledged", func() bool { return e.drained(t, "s", "g", messages) })
+	if got := most.Load(); got != workers {
+		t.Errorf("at most %d messages were handled at once, want %d", got, workers)
+	}
+	for _, id := range ids {
+		if n := e.effects(t, id); n != 1 {
+			t.Errorf("message %s: effect applied %d times, want 1", id, n)
+		}
+	}
+}

@@ -24,6 +24,13 @@ import (
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
+// DefaultMaxConns is a pool's size unless the database URL sets
+// pool_max_conns: a service's saga steps each hold a connection for their
+// transaction (events.SagaWorkers at once per stream), beside its requests.
+// pgx's own default, max(4, CPUs), left the orders service's twelve saga
+// workers queueing for four connections.
+const DefaultMaxConns = 10
+
 // Open returns a pool whose connections use schema as their search_path, with
 // migrations (numbered goose SQL files at the root of migrations) applied.
 // The database in dbURL and the schema are created if missing. Each of
@@ -44,6 +51,9 @@ func Open(ctx context.Context, dbURL, schema string, migrations fs.FS, log *slog
 		return nil, err
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	if !strings.Contains(dbURL, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	for _, f := range configure {
 		f(cfg)
 	}

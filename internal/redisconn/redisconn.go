@@ -4,16 +4,28 @@ package redisconn
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
+
+// DefaultPoolSize is the client's most connections unless the URL sets
+// pool_size. Every stream consumer (each saga worker: events.SagaWorkers per
+// stream) holds one connection in its blocking XREADGROUP most of the time,
+// so go-redis's default (10 per CPU, 20 on two cores) left a whole process's
+// other commands (carts, XADDs, publishes) waiting for a free connection.
+// Connections are opened only as they are needed.
+const DefaultPoolSize = 100
 
 // Open returns a client for url ("redis://host:port/db") after a ping.
 func Open(ctx context.Context, url string) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse Redis URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_size=") {
+		opts.PoolSize = DefaultPoolSize
 	}
 	c := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

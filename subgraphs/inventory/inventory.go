@@ -140,6 +140,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error {
 		c := events.NewConsumer(s.cfg.Redis, events.ConsumerOptions{
 			Stream: contract.InventoryCommands, Group: ConsumerGroup, Prefix: s.cfg.StreamPrefix, Log: s.log,
+			Workers: events.SagaWorkers,
 		})
 		if err := c.RunTx(ctx, s.cfg.DB, s.HandleCommand); err != nil {
 			return fmt.Errorf("inventory: %w", err)

@@ -213,6 +213,7 @@ func (s *Service) Run(ctx context.Context) error {
 		g.Go(func() error {
 			c := events.NewConsumer(s.cfg.Redis, events.ConsumerOptions{
 				Stream: stream, Group: ConsumerGroup, Prefix: s.cfg.Prefix, ClaimIdle: s.cfg.ClaimIdle, Log: s.log,
+				Workers: events.SagaWorkers,
 			})
 			if err := c.RunTx(ctx, s.cfg.DB, s.HandleEvent); err != nil {
 				return fmt.Errorf("orders: %w", err)
