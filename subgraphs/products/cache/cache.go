@@ -72,7 +72,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultSize = 100_000
-	DefaultTTL  = time.Minute
+	DefaultTTL  = 10 * time.Minute
 )
 
 // Options configure a Store.
