@@ -298,7 +298,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	dur(&c.ReservationTTL, "reservation-ttl", "SHOPGRAPH_RESERVATION_TTL", 15*time.Minute, "how long stock stays reserved for an order awaiting payment")
 	dur(&c.SagaStepTimeout, "saga-step-timeout", "SHOPGRAPH_SAGA_STEP_TIMEOUT", 2*time.Minute, "deadline of each checkout step; a step that times out before payment is compensated")
 	integer(&c.CatalogCacheSize, "catalog-cache-size", "SHOPGRAPH_CATALOG_CACHE_SIZE", 100_000, "entries of the products service's in-process catalog read cache (0: no cache)")
-	dur(&c.CatalogCacheTTL, "catalog-cache-ttl", "SHOPGRAPH_CATALOG_CACHE_TTL", time.Minute, "longest the catalog read cache serves an entry (changes invalidate it at once on every replica)")
+	dur(&c.CatalogCacheTTL, "catalog-cache-ttl", "SHOPGRAPH_CATALOG_CACHE_TTL", 10*time.Minute, "longest the catalog read cache serves an entry: a bound for a lost invalidation (a change deletes what it touches at once on every replica)")
 	dur(&c.ShippingStepInterval, "shipping-step-interval", "SHOPGRAPH_SHIPPING_STEP_INTERVAL", 30*time.Second, "time the sandbox carrier takes between shipment statuses (0: only admins advance shipments)")
 	var cors string
 	str(&cors, "cors-origins", "SHOPGRAPH_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS (* for any, empty for none)")

@@ -27,6 +27,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.DataDir != "./.shopgraph" || c.RedisURL != "redis://localhost:6379/0" || c.AccessTokenTTL != 15*time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.CatalogCacheSize != 100_000 || c.CatalogCacheTTL != 10*time.Minute {
+		t.Errorf("defaults: catalog cache of %d entries for %s", c.CatalogCacheSize, c.CatalogCacheTTL)
+	}
 	if got := c.ServiceURL("orders"); got != "http://localhost:4004/graphql" {
 		t.Errorf("ServiceURL(orders) = %q", got)
 	}

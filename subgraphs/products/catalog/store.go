@@ -51,6 +51,15 @@ type Store interface {
 	CategoriesByIDs(ctx context.Context, ids []string) ([]*Category, error)
 }
 
+// Scanner is what a Store may also do: go through the whole catalog in one
+// pass, as a read cache warming up does. It is optional.
+type Scanner interface {
+	// EachProduct calls fn with every product, in no particular order,
+	// until fn returns an error or ctx ends; it then returns that error.
+	// A product changed during the pass is given in one of its states.
+	EachProduct(ctx context.Context, fn func(*Product) error) error
+}
+
 // ProductQuery selects and orders products. Conditions that are zero do not
 // apply.
 type ProductQuery struct {

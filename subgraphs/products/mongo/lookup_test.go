@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -221,6 +222,77 @@ func BenchmarkLookup(b *testing.B) {
 				var docs []bson.Raw
 				if err := cur.All(ctx, &docs); err != nil || len(docs) != 1 {
 					b.Fatal(len(docs), err)
+				}
+			}
+		})
+	}
+}
+
+// TestEachProductIsOneFind: a pass over the catalog is one find without
+// filter or sort, continued by getMores, and gives every product once, with
+// its variants pointing at it; an error of fn stops it.
+func TestEachProductIsOneFind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, log := monitoredStore(t)
+	ps := make([]*catalog.Product, 600) // more than one batch
+	for i := range ps {
+		ps[i] = product(fmt.Sprintf("P %d", i), fmt.Sprintf("p-%d", i), fmt.Sprintf("P%d-S", i), fmt.Sprintf("P%d-M", i))
+	}
+	if err := s.SeedBulk(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("enough")
+	tests := []struct {
+		name    string
+		stopAt  int // fn fails on this call; 0 for never
+		wantErr error
+		want    int // calls of fn
+	}{
+		{"whole catalog", 0, nil, len(ps)},
+		{"stopped by fn", 3, stop, 3},
+	}
+	for _, tt := range tests {
+		// Not parallel: the command log is shared.
+		t.Run(tt.name, func(t *testing.T) {
+			log.reset()
+			seen := map[string]bool{}
+			calls := 0
+			err := s.EachProduct(ctx, func(p *catalog.Product) error {
+				if calls++; calls == tt.stopAt {
+					return stop
+				}
+				if seen[p.ID] {
+					t.Errorf("product %s given twice", p.ID)
+				}
+				seen[p.ID] = true
+				for _, v := range p.Variants {
+					if v.ProductID != p.ID {
+						t.Errorf("variant %s points at %q, want %s", v.SKU, v.ProductID, p.ID)
+					}
+				}
+				return nil
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("EachProduct = %v, want %v", err, tt.wantErr)
+			}
+			if calls != tt.want {
+				t.Errorf("fn called %d times, want %d", calls, tt.want)
+			}
+			names, cmds := log.get()
+			if len(names) == 0 || names[0] != "find" {
+				t.Fatalf("commands %v, want a find first", names)
+			}
+			filter, _ := cmds[0].Lookup("filter").DocumentOK()
+			if elems, _ := filter.Elements(); len(elems) != 0 {
+				t.Errorf("find filter %s, want none", filter)
+			}
+			if _, err := cmds[0].LookupErr("sort"); err == nil {
+				t.Errorf("find %s sorts", cmds[0])
+			}
+			for i, name := range names[1:] {
+				if name != "getMore" && name != "killCursors" {
+					t.Errorf("command %d is %s, want getMore or killCursors", i+1, name)
 				}
 			}
 		})

@@ -56,7 +56,10 @@ type Store struct {
 	now        func() time.Time
 }
 
-var _ catalog.Store = (*Store)(nil)
+var (
+	_ catalog.Store   = (*Store)(nil)
+	_ catalog.Scanner = (*Store)(nil)
+)
 
 // NewStore returns the store on db and creates its indexes.
 func NewStore(ctx context.Context, db *mongo.Database, log *slog.Logger, now func() time.Time) (*Store, error) {
@@ -542,6 +545,35 @@ func (s *Store) ProductsBySKUs(ctx context.Context, skus []string) ([]*catalog.P
 		}
 	}
 	return out, nil
+}
+
+// scanBatch is how many products one round trip of EachProduct brings: the
+// embedded FerretDB has one connection, and other reads wait for each batch.
+const scanBatch = 256
+
+// EachProduct implements catalog.Scanner: one find over the products
+// collection, without filter or sort (FerretDB v1 scans the collection for
+// any query but an `_id` equality, so a pass in storage order is the
+// cheapest), read batch by batch.
+func (s *Store) EachProduct(ctx context.Context, fn func(*catalog.Product) error) error {
+	cur, err := s.products.Find(ctx, bson.M{}, options.Find().SetBatchSize(scanBatch))
+	if err != nil {
+		return fmt.Errorf("scan products: %w", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var d productDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("scan products: decode: %w", err)
+		}
+		if err := fn(d.product()); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("scan products: %w", err)
+	}
+	return nil
 }
 
 // ListProducts implements catalog.Store.
