@@ -70,6 +70,10 @@ type config struct {
 	// every 20 ms instead of holding an orderStatusChanged subscription.
 	CheckoutPoll bool
 	Flash        flashOptions
+	// OneProcess: "ours" is the -target=all process's own gateway (one
+	// process, as `go run .`), not a second -target=gateway process behind
+	// counting proxies.
+	OneProcess bool
 	// CPUProfile: write a CPU profile of the -target=all process during each
 	// checkout measurement to this file.
 	CPUProfile string
@@ -131,6 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", 1000, "open loop: most requests outstanding at once")
 	fs.DurationVar(&c.Load.Warmup, "warmup", 2*time.Second, "warm-up before each measurement, not counted")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of each request")
+	fs.BoolVar(&c.OneProcess, "one-process", false, "measure \"ours\" at the gateway of the -target=all process itself (one process, as `go run .` runs), instead of a second shopgraph -target=gateway reaching the subgraphs through counting proxies; upstream requests are then not counted")
 	fs.BoolVar(&c.GatewayDedupe, "gateway-dedupe", true, "run our gateway with in-flight query deduplication; compare a run with -gateway-dedupe=false (scenario hot)")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the shopgraph -target=all process during the checkout measurement to this `file` (one per level of -checkout-c: file-c8.pprof, …); builds it with -tags pprof (a -bin binary must have been built so)")
@@ -301,14 +306,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		proxyURLs = append(proxyURLs, p.URL)
 	}
 	oursCounted := false
-	if sys != nil {
+	switch {
+	case sys != nil && cfg.OneProcess:
+		gatewayURL = sys.GatewayURL
+		rep.System = fmt.Sprintf("shopgraph (%s) -target=all on loopback (%s); \"ours\" is its own gateway, in the same process as the subgraphs (as `go run .` runs; upstream requests not counted); \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness and \"direct\" the subgraph, both through counting reverse proxies",
+			sys.Build, strings.Join(sys.Order, ", "))
+	case sys != nil:
 		if gatewayURL, err = sys.startGateway(ctx, upstream); err != nil {
 			return err
 		}
 		oursCounted = true
 		rep.System = fmt.Sprintf("shopgraph (%s) -target=all on loopback (%s); \"ours\" is a second shopgraph -target=gateway -gateway-dedupe=%v and \"nautilus\" a plain nautilus/gateway v0.5.4 in the harness, both reaching the subgraphs through counting reverse proxies; \"direct\" goes to the subgraph through its proxy too",
 			sys.Build, strings.Join(sys.Order, ", "), cfg.GatewayDedupe)
-	} else {
+	default:
 		rep.System = fmt.Sprintf("running system at %s (upstream requests of ours not counted); \"nautilus\" is a plain nautilus/gateway v0.5.4 in the harness over %s through counting proxies", gatewayURL, strings.Join(names, ", "))
 	}
 	if fanout {
