@@ -138,7 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.OneProcess, "one-process", false, "measure \"ours\" at the gateway of the -target=all process itself (one process, as `go run .` runs), instead of a second shopgraph -target=gateway reaching the subgraphs through counting proxies; upstream requests are then not counted")
 	fs.BoolVar(&c.GatewayDedupe, "gateway-dedupe", true, "run our gateway with in-flight query deduplication; compare a run with -gateway-dedupe=false (scenario hot)")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
-	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the shopgraph -target=all process during the checkout measurement to this `file` (one per level of -checkout-c: file-c8.pprof, …); builds it with -tags pprof (a -bin binary must have been built so)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the shopgraph -target=all process during the checkout measurement to this `file` (one per level of -checkout-c: file-c8.pprof, …; other scenarios to file-<scenario>.pprof); builds it with -tags pprof (a -bin binary must have been built so)")
 	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on stderr (when it is a terminal)")
 	fs.IntVar(&c.Fanout.Subscribers, "subscribers", 1000, "fanout: websocket subscribers (one socket each in the harness)")
 	fs.IntVar(&c.Fanout.EventsPerSec, "events-per-sec", 1000, "fanout: order status events published per second, in total")
@@ -577,16 +577,21 @@ func commandLine(args []string) string {
 	return strings.Join(parts, " ")
 }
 
-// profile starts a CPU profile of the system for the checkout measurement
-// about to run, with -cpuprofile, and returns the function that waits for it
-// and writes it.
+// profile starts a CPU profile of the system for the measurement about to
+// run against ours, with -cpuprofile, and returns the function that waits
+// for it and writes it: checkout's to the -cpuprofile file (file-c8.pprof,
+// … with several -checkout-c levels), another scenario's to
+// file-<scenario>.pprof.
 func (m *measurer) profile(ctx context.Context, sc scenario, target string, concurrency int) (wait func() error) {
-	if m.pprofURL == "" || sc.Name != "checkout" || target != "ours" || m.cfg.Load.Requests > 0 {
+	if m.pprofURL == "" || target != "ours" || m.cfg.Load.Requests > 0 {
 		return func() error { return nil }
 	}
 	path := m.cfg.CPUProfile
-	if len(m.cfg.CheckoutLevels) > 1 {
-		ext := filepath.Ext(path)
+	ext := filepath.Ext(path)
+	switch {
+	case sc.Name != "checkout":
+		path = fmt.Sprintf("%s-%s%s", strings.TrimSuffix(path, ext), sc.Name, ext)
+	case len(m.cfg.CheckoutLevels) > 1:
 		path = fmt.Sprintf("%s-c%d%s", strings.TrimSuffix(path, ext), concurrency, ext)
 	}
 	secs := max(1, int(m.cfg.Load.Duration.Round(time.Second)/time.Second))
