@@ -15,8 +15,14 @@ import (
 // stream) holds one connection in its blocking XREADGROUP most of the time,
 // so go-redis's default (10 per CPU, 20 on two cores) left a whole process's
 // other commands (carts, XADDs, publishes) waiting for a free connection.
-// Connections are opened only as they are needed.
-const DefaultPoolSize = 100
+// Connections are opened only as they are needed. The size is also how many
+// failed dials open go-redis's dial circuit breaker, which then refuses every
+// new connection until its probe (once a second) gets through: with a
+// hundred, the stream readers' retries during a Redis restart of a few
+// seconds opened it, and the first requests after Redis was back (and
+// /readyz was 200) failed UNAVAILABLE. A thousand keeps it for outages long
+// enough that a second more does not matter.
+const DefaultPoolSize = 1000
 
 // Open returns a client for url ("redis://host:port/db") after a ping.
 func Open(ctx context.Context, url string) (*redis.Client, error) {
