@@ -50,7 +50,7 @@ type ConsumerOptions struct {
 	// and handling its own messages as another replica's consumer would. So
 	// messages are no longer handled in stream order (nor are they across
 	// replicas): only handlers that are safe for concurrent and out-of-order
-	// delivery (the saga's steps are) may use more than one. Each worker
+	// delivery may use more than one (see SagaWorkers). Each worker
 	// reads ReadCount messages at a time (default 1 with several workers, so
 	// that one does not hold a batch while the others wait). Default 1.
 	Workers int

@@ -27,8 +27,8 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // DefaultMaxConns is a pool's size unless the database URL sets
 // pool_max_conns: a service's saga steps each hold a connection for their
 // transaction (events.SagaWorkers at once per stream), beside its requests.
-// pgx's own default, max(4, CPUs), left the orders service's twelve saga
-// workers queueing for four connections.
+// pgx's own default, max(4, CPUs), would have the orders service's twelve
+// saga workers queue for four connections.
 const DefaultMaxConns = 10
 
 // Open returns a pool whose connections use schema as their search_path, with
