@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/auth/authtest"
 	"github.com/shopgraph/shopgraph/internal/testenv"
 )
 
@@ -23,18 +24,7 @@ import (
 func tokenServer(t *testing.T) (srv *httptest.Server, verifier *auth.Verifier, inventoryKey jwk.Key) {
 	t.Helper()
 	signer, verifier, _ := newKey(t)
-	pemKey, err := auth.GenerateEd25519PEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inventoryKey, err = auth.ParsePrivateKeyPEM(pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := auth.PublicSet(inventoryKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inventoryKey, pub := authtest.KeyPair(t)
 	jwks, err := json.Marshal(pub)
 	if err != nil {
 		t.Fatal(err)

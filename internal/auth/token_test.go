@@ -11,11 +11,12 @@ import (
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/auth/authtest"
 )
 
 func newKey(t *testing.T) (*auth.Signer, *auth.Verifier, func(time.Time) *auth.Signer) {
 	t.Helper()
-	key, set := newPair(t)
+	key, set := authtest.KeyPair(t)
 	s, err := auth.NewSigner(key, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,12 +105,7 @@ func TestVerifyUser(t *testing.T) {
 
 func TestRemoteKeysFromJWKS(t *testing.T) {
 	t.Parallel()
-	pemKey, _ := auth.GenerateEd25519PEM()
-	key, err := auth.ParsePrivateKeyPEM(pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := auth.PublicSet(key)
+	key, set := authtest.KeyPair(t)
 	var hits int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopgraph/shopgraph/internal/apperr"
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/auth/authtest"
 )
 
 // swappableKeys is a KeySource whose set a test replaces, as a JWKS refresh
@@ -32,28 +33,11 @@ func (k *swappableKeys) swap(set jwk.Set) {
 	k.mu.Unlock()
 }
 
-func newPair(t testing.TB) (jwk.Key, jwk.Set) {
-	t.Helper()
-	pemKey, err := auth.GenerateEd25519PEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := auth.ParsePrivateKeyPEM(pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := auth.PublicSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, set
-}
-
 // TestVerifiedTokensStillExpire: a token the verifier has seen (and so
 // remembers) is refused once it expires, like one it has never seen.
 func TestVerifiedTokensStillExpire(t *testing.T) {
 	t.Parallel()
-	key, set := newPair(t)
+	key, set := authtest.KeyPair(t)
 	start := time.Now()
 	var mu sync.Mutex
 	now := start
@@ -83,8 +67,8 @@ func TestVerifiedTokensStillExpire(t *testing.T) {
 // holds the key that signed a remembered token, the token is refused.
 func TestVerifiedTokensFollowTheKeySet(t *testing.T) {
 	t.Parallel()
-	key, set := newPair(t)
-	_, otherSet := newPair(t)
+	key, set := authtest.KeyPair(t)
+	_, otherSet := authtest.KeyPair(t)
 	keys := &swappableKeys{set: set}
 	v := auth.NewVerifier(keys, nil)
 	signer, _ := auth.NewSigner(key, time.Minute, nil)
@@ -109,7 +93,7 @@ func TestVerifiedTokensFollowTheKeySet(t *testing.T) {
 //
 //	go test -run '^$' -bench Verify -count 5 ./internal/auth/
 func BenchmarkVerify(b *testing.B) {
-	key, set := newPair(b)
+	key, set := authtest.KeyPair(b)
 	signer, _ := auth.NewSigner(key, time.Hour, nil)
 	b.Run("first", func(b *testing.B) {
 		toks := make([]string, b.N)

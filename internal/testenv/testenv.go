@@ -27,6 +27,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopgraph/shopgraph/internal/auth"
+	"github.com/shopgraph/shopgraph/internal/auth/authtest"
 	"github.com/shopgraph/shopgraph/internal/mongodb"
 	"github.com/shopgraph/shopgraph/internal/postgres"
 	"github.com/shopgraph/shopgraph/internal/redisconn"
@@ -183,18 +184,7 @@ func Mongo(t testing.TB, prefix string) *mongo.Database {
 // SigningKey returns a fresh Ed25519 signing key and a verifier that trusts it.
 func SigningKey(t testing.TB) (jwk.Key, *auth.Verifier) {
 	t.Helper()
-	pemKey, err := auth.GenerateEd25519PEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := auth.ParsePrivateKeyPEM(pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := auth.PublicSet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, set := authtest.KeyPair(t)
 	return key, auth.NewVerifier(auth.StaticKeys{Set: set}, nil)
 }
 
