@@ -75,6 +75,18 @@ func TestAwaitLive(t *testing.T) {
 			t.Fatalf("awaitLive = %v, want still PENDING", err)
 		}
 	})
+	t.Run("an update with errors", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "event: next\ndata: {\"errors\":[{\"message\":\"no such order\",\"extensions\":{\"code\":\"NOT_FOUND\"}}]}\n\nevent: complete\ndata:\n\n")
+		}))
+		t.Cleanup(srv.Close)
+		_, err := awaitLive(ctx, srv.Client(), srv.URL, "tok", "o1", 10*time.Second)
+		if err == nil || errors.Is(err, errNotConfirmed) || !strings.Contains(err.Error(), "NOT_FOUND") {
+			t.Fatalf("awaitLive = %v, want the update's NOT_FOUND", err)
+		}
+	})
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
 		srv := sseServer(t, created, nil, false)

@@ -185,13 +185,12 @@ func slugKey(slug string) string { return "slug:" + slug }
 
 const categoriesKey = "categories"
 
-// productKeys returns the keys p is cached under.
+// productKeys returns the keys p is cached under: those a change of p
+// touches.
 func productKeys(p *catalog.Product) []string {
-	keys := []string{idKey(p.ID), slugKey(p.Slug)}
-	for _, v := range p.Variants {
-		keys = append(keys, skuKey(v.SKU))
-	}
-	return keys
+	ch := change{Product: p.ID}
+	ch.add(p)
+	return ch.keys()
 }
 
 // change is what a catalog change touched, and the message that tells the
@@ -534,9 +533,6 @@ func (s *Store) UpdateProduct(ctx context.Context, id string, fn func(*catalog.P
 		accepted = true
 		return nil
 	})
-	if p != nil {
-		ch.add(p)
-	}
 	if accepted || err == nil {
 		s.changed(ctx, ch, nil)
 	}
